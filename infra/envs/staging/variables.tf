@@ -1,0 +1,40 @@
+variable "project_id" {
+  type        = string
+  description = "GCP project of this environment."
+}
+
+variable "region" {
+  type        = string
+  description = "Region of every regional resource of this environment."
+  default     = "europe-west1"
+}
+
+variable "github_repository" {
+  type        = string
+  description = "GitHub repository (owner/name) allowed to deploy through Workload Identity Federation."
+}
+
+variable "schedules" {
+  type = list(object({
+    name         = string
+    cron         = string
+    model        = string
+    version      = string
+    input_table  = string
+    output_table = string
+  }))
+  description = "Scheduled batch predictions (see the module's variable); empty by default."
+  default     = []
+}
+
+variable "prediction_input_datasets" {
+  type        = list(string)
+  description = "Dataset ids the prediction service may read input tables from."
+  default     = []
+}
+
+variable "artifact_registry_readers" {
+  type        = list(string)
+  description = "IAM members allowed to pull this environment's images (e.g. another environment's Cloud Run service agent)."
+  default     = []
+}

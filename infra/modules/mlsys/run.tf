@@ -1,0 +1,183 @@
+# Batch prediction: a Cloud Run v2 service (BigQuery table -> BigQuery table per
+# request) and a Cloud Run v2 job (same image) for sharded runs over big tables.
+# The image is rolled out by the deploy workflow (gcloud run deploy --image
+# ...@sha256:...); Terraform only sets the first one and ignores it afterwards.
+locals {
+  service_name = "mlsys-predict-${var.environment}"
+  job_name     = "mlsys-predict-job-${var.environment}"
+}
+
+resource "google_cloud_run_v2_service" "predict" {
+  project     = var.project_id
+  name        = local.service_name
+  location    = var.region
+  description = "mlsys batch prediction API (${var.environment})."
+  labels      = local.labels
+
+  # Reachable by Cloud Scheduler and callers with an identity token; IAM decides
+  # who may invoke (no allUsers, enforced by checkov and tests/infra).
+  ingress             = "INGRESS_TRAFFIC_ALL"
+  deletion_protection = var.deletion_protection
+
+  template {
+    service_account                  = google_service_account.predict.email
+    timeout                          = "${var.service_timeout_seconds}s"
+    max_instance_request_concurrency = var.service_concurrency
+    execution_environment            = "EXECUTION_ENVIRONMENT_GEN2"
+    labels                           = local.labels
+
+    scaling {
+      min_instance_count = var.service_min_instances
+      max_instance_count = var.service_max_instances
+    }
+
+    containers {
+      image = var.initial_image
+
+      ports {
+        container_port = 8080
+      }
+
+      resources {
+        limits = {
+          cpu    = var.service_cpu
+          memory = var.service_memory
+        }
+        # Batch requests run long: keep CPU allocated for the whole request and
+        # do not throttle between them.
+        cpu_idle          = false
+        startup_cpu_boost = true
+      }
+
+      dynamic "env" {
+        for_each = local.app_env
+        content {
+          name  = env.key
+          value = env.value
+        }
+      }
+
+      startup_probe {
+        http_get {
+          path = "/ready"
+        }
+        initial_delay_seconds = 2
+        period_seconds        = 5
+        failure_threshold     = 24
+        timeout_seconds       = 3
+      }
+
+      liveness_probe {
+        http_get {
+          path = "/health"
+        }
+        period_seconds    = 30
+        failure_threshold = 3
+        timeout_seconds   = 5
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [
+      template[0].containers[0].image,
+      client,
+      client_version,
+    ]
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+resource "google_cloud_run_v2_job" "predict" {
+  project  = var.project_id
+  name     = local.job_name
+  location = var.region
+  labels   = local.labels
+
+  deletion_protection = var.deletion_protection
+
+  template {
+    task_count  = var.job_task_count
+    parallelism = var.job_parallelism
+    labels      = local.labels
+
+    template {
+      service_account       = google_service_account.predict.email
+      timeout               = "${var.job_task_timeout_seconds}s"
+      max_retries           = 1
+      execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
+
+      containers {
+        image   = var.initial_image
+        command = ["python"]
+        args    = ["-m", "mlsys.jobs.predict"]
+
+        resources {
+          limits = {
+            cpu    = var.job_cpu
+            memory = var.job_memory
+          }
+        }
+
+        dynamic "env" {
+          for_each = local.app_env
+          content {
+            name  = env.key
+            value = env.value
+          }
+        }
+      }
+    }
+  }
+
+  lifecycle {
+    ignore_changes = [
+      template[0].template[0].containers[0].image,
+      client,
+      client_version,
+    ]
+  }
+
+  depends_on = [google_project_service.required]
+}
+
+# Scheduled batch predictions (var.schedules, empty by default).
+resource "google_cloud_scheduler_job" "predict" {
+  for_each = { for s in var.schedules : s.name => s }
+
+  project          = var.project_id
+  region           = var.region
+  name             = "mlsys-${var.environment}-${each.key}"
+  description      = "Batch prediction ${each.value.model}@${each.value.version}: ${each.value.input_table} -> ${each.value.output_table}"
+  schedule         = each.value.cron
+  time_zone        = var.schedule_time_zone
+  attempt_deadline = "1800s"
+
+  retry_config {
+    retry_count          = 1
+    min_backoff_duration = "60s"
+  }
+
+  http_target {
+    uri         = "${google_cloud_run_v2_service.predict.uri}/predict"
+    http_method = "POST"
+    headers = {
+      "Content-Type" = "application/json"
+    }
+    body = base64encode(jsonencode({
+      env           = var.environment
+      model_name    = each.value.model
+      model_version = each.value.version
+      input_table   = each.value.input_table
+      output_table  = each.value.output_table
+    }))
+
+    oidc_token {
+      service_account_email = google_service_account.scheduler.email
+      audience              = google_cloud_run_v2_service.predict.uri
+    }
+  }
+
+  depends_on = [google_cloud_run_v2_service_iam_member.scheduler_invokes_service]
+}
