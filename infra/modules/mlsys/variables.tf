@@ -30,7 +30,7 @@ variable "github_repository" {
 
 variable "deletion_protection" {
   type        = bool
-  description = "Protect the bucket contents, the BigQuery tables and the Cloud Run service/job from terraform destroy."
+  description = "Protect the models bucket contents (no force_destroy), the datasets contents and the Cloud Run service/job from terraform destroy. Registry tables are protected in every environment regardless."
 }
 
 variable "service_min_instances" {
