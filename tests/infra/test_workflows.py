@@ -9,6 +9,9 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.infra import invariants
+from tests.infra.hcl import load
+
 WORKFLOWS = sorted((Path(__file__).resolve().parents[2] / ".github" / "workflows").glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w./-]+@[0-9a-f]{40}$")
 
@@ -107,3 +110,13 @@ def test_model_promotion_targets_an_environment() -> None:
     inputs = promote["on"]["workflow_dispatch"]["inputs"]
     assert {"model", "version", "from_env", "to_env"} <= set(inputs)
     assert promote["jobs"]["promote"]["environment"]["name"] == "${{ inputs.to_env }}"
+
+
+def test_terraform_variables_set_by_workflows_exist_in_every_root() -> None:
+    infra = WORKFLOWS[0].parents[2] / "infra"
+    text = "\n".join(p.read_text(encoding="utf-8") for p in WORKFLOWS)
+    used = set(re.findall(r"TF_VAR_(\w+)", text)) | set(re.findall(r'-var "(\w+)=', text))
+    assert used
+    for env in invariants.ENVIRONMENTS:
+        declared = set(load(invariants.env_dir(infra, env)).variables())
+        assert used <= declared, f"{env}: {sorted(used - declared)}"

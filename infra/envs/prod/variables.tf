@@ -38,3 +38,9 @@ variable "artifact_registry_readers" {
   description = "IAM members allowed to pull this environment's images (e.g. another environment's Cloud Run service agent)."
   default     = []
 }
+
+variable "initial_image" {
+  type        = string
+  description = "Image for the first creation of the Cloud Run service and job (the deploy workflow passes the digest it deploys); ignored afterwards."
+  default     = "us-docker.pkg.dev/cloudrun/container/hello"
+}

@@ -37,4 +37,5 @@ module "mlsys" {
 
   prediction_input_datasets = var.prediction_input_datasets
   artifact_registry_readers = var.artifact_registry_readers
+  initial_image             = var.initial_image
 }
