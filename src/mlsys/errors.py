@@ -1,0 +1,164 @@
+"""The errors of mlsys: one root, subclasses named for the condition.
+
+Each class carries a stable ``code`` (used in API error bodies and CLI output) and the HTTP
+status the service answers with. The mapping to HTTP lives in ONE place: the service's exception
+handler reads ``http_status`` from here; the library never raises ``HTTPException``.
+Messages say what was expected and what was found.
+"""
+
+from __future__ import annotations
+
+
+class MlsysError(Exception):
+    """Root of every error mlsys raises on purpose."""
+
+    code = "MLSYS_ERROR"
+    http_status = 500
+
+    def __init__(self, message: str, *, details: dict[str, object] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details or {}
+
+    def to_dict(self) -> dict[str, object]:
+        body: dict[str, object] = {"error": self.code, "message": self.message}
+        if self.details:
+            body["details"] = self.details
+        return body
+
+
+# -- 400: the request itself is malformed ------------------------------------------------------
+class InvalidInput(MlsysError):
+    code = "INVALID_INPUT"
+    http_status = 400
+
+
+class InvalidEnvironment(InvalidInput):
+    code = "INVALID_ENVIRONMENT"
+
+
+class InvalidTableId(InvalidInput):
+    code = "INVALID_TABLE_ID"
+
+
+class InvalidIdentifier(InvalidInput):
+    code = "INVALID_IDENTIFIER"
+
+
+class ArtifactPathError(InvalidInput):
+    code = "INVALID_ARTIFACT_PATH"
+
+
+class InvalidVersion(InvalidInput):
+    code = "INVALID_VERSION"
+
+
+class MetadataError(InvalidInput):
+    code = "INVALID_METADATA"
+
+
+class ConfigError(InvalidInput):
+    code = "INVALID_CONFIG"
+
+
+# -- 404: something named does not exist ---------------------------------------------------------
+class NotFound(MlsysError):
+    code = "NOT_FOUND"
+    http_status = 404
+
+
+class ObjectNotFound(NotFound):
+    code = "OBJECT_NOT_FOUND"
+
+
+class BucketNotFound(NotFound):
+    code = "BUCKET_NOT_FOUND"
+
+
+class TableNotFound(NotFound):
+    code = "TABLE_NOT_FOUND"
+
+
+class ModelNotFound(NotFound):
+    code = "MODEL_NOT_FOUND"
+
+
+class VersionNotFound(NotFound):
+    code = "VERSION_NOT_FOUND"
+
+
+class JobNotFound(NotFound):
+    code = "JOB_NOT_FOUND"
+
+
+# -- 409: conflicts with the current state ---------------------------------------------------
+class Conflict(MlsysError):
+    code = "CONFLICT"
+    http_status = 409
+
+
+class ArtifactExists(Conflict):
+    code = "ARTIFACT_EXISTS"
+
+
+class JobConflict(Conflict):
+    code = "JOB_CONFLICT"
+
+
+class StackAlreadyRunning(Conflict):
+    code = "STACK_ALREADY_RUNNING"
+
+
+# -- 422: well-formed but unusable -------------------------------------------------------------
+class Unprocessable(MlsysError):
+    code = "UNPROCESSABLE"
+    http_status = 422
+
+
+class SchemaMismatch(Unprocessable):
+    code = "SCHEMA_MISMATCH"
+
+
+class MissingFeatures(SchemaMismatch):
+    code = "MISSING_FEATURES"
+
+
+class FeatureTypeError(SchemaMismatch):
+    code = "FEATURE_TYPE_MISMATCH"
+
+
+class OutputSchemaMismatch(SchemaMismatch):
+    code = "OUTPUT_SCHEMA_MISMATCH"
+
+
+class UnsupportedFormat(Unprocessable):
+    code = "UNSUPPORTED_FORMAT"
+
+
+class PromotionGateFailed(Unprocessable):
+    code = "PROMOTION_GATE_FAILED"
+
+
+# -- 403: refused for safety -------------------------------------------------------------------
+class IntegrityError(MlsysError):
+    """An artifact's bytes do not match what the registry recorded; never deserialize it."""
+
+    code = "ARTIFACT_INTEGRITY"
+    http_status = 403
+
+
+class UntrustedArtifact(IntegrityError):
+    code = "UNTRUSTED_ARTIFACT"
+
+
+# -- 503: a backend could not be reached -------------------------------------------------------
+class BackendUnavailable(MlsysError):
+    code = "BACKEND_UNAVAILABLE"
+    http_status = 503
+
+
+class LocalStackError(MlsysError):
+    """The local emulator stack could not be started or reached."""
+
+    code = "LOCAL_STACK_ERROR"
+    http_status = 503

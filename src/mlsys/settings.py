@@ -1,0 +1,142 @@
+"""The one settings object of mlsys, read from the environment, `.env` and `.mlsys/local.env`.
+
+Nothing else in the package reads ``os.environ``. Build it with :func:`get_settings`; it is
+cached, so clients and entry points share one validated instance.
+
+The seed's module constants still work (``from mlsys.settings import GCP_PROJECT_ID``): they are
+resolved lazily from :func:`get_settings` by the module ``__getattr__`` below.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Environment = Literal["dev", "staging", "prod"]
+ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
+
+LOCAL_DIR_NAME = ".mlsys"
+LOCAL_ENV_NAME = "local.env"
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder holding ``pyproject.toml`` or ``.mlsys``, else the working directory."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / LOCAL_DIR_NAME).is_dir() or (folder / "pyproject.toml").is_file():
+            return folder
+    return here
+
+
+def local_env_file(root: Path | None = None) -> Path:
+    """Where ``mlsys local up`` writes the endpoints of the local stack."""
+    return (root or find_project_root()) / LOCAL_DIR_NAME / LOCAL_ENV_NAME
+
+
+class Settings(BaseSettings):
+    """Configuration of every mlsys entry point (CLI, function, service, notebooks)."""
+
+    model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
+
+    gcp_project_id: str = Field("mlsys-local", alias="GCP_PROJECT_ID")
+    gcp_region: str = Field("europe-west1", alias="GCP_REGION")
+    mlsys_env: Environment = Field("dev", alias="MLSYS_ENV")
+
+    gcs_bucket_models_dev: str = Field("mlsys-models-dev", alias="GCS_BUCKET_MODELS_DEV")
+    gcs_bucket_models_staging: str = Field(
+        "mlsys-models-staging", alias="GCS_BUCKET_MODELS_STAGING"
+    )
+    gcs_bucket_models_prod: str = Field("mlsys-models-prod", alias="GCS_BUCKET_MODELS_PROD")
+    dataset_prefix: str = Field("mlsys", alias="MLSYS_DATASET_PREFIX")
+
+    storage_emulator_host: str | None = Field(None, alias="STORAGE_EMULATOR_HOST")
+    bigquery_emulator_host: str | None = Field(None, alias="BIGQUERY_EMULATOR_HOST")
+    bigquery_storage_emulator_host: str | None = Field(None, alias="BIGQUERY_STORAGE_EMULATOR_HOST")
+    service_url: str | None = Field(None, alias="MLSYS_SERVICE_URL")
+    function_url: str | None = Field(None, alias="MLSYS_FUNCTION_URL")
+
+    bq_location: str = Field("EU", alias="BQ_LOCATION")
+    predict_chunk_rows: int = Field(50_000, alias="MLSYS_PREDICT_CHUNK_ROWS", gt=0)
+    model_cache_size: int = Field(8, alias="MLSYS_MODEL_CACHE_SIZE", ge=0)
+    promotion_config: str = Field("promotion.yaml", alias="MLSYS_PROMOTION_CONFIG")
+    actor: str | None = Field(None, alias="MLSYS_ACTOR")
+    log_level: str = Field("INFO", alias="MLSYS_LOG_LEVEL")
+
+    @field_validator("storage_emulator_host", "bigquery_emulator_host")
+    @classmethod
+    def _with_scheme(cls, value: str | None) -> str | None:
+        if value and "://" not in value:
+            return f"http://{value}"
+        return value
+
+    # -- environments ---------------------------------------------------------------------
+    def bucket_for(self, env: str) -> str:
+        """The models bucket configured for ``env``."""
+        return {
+            "dev": self.gcs_bucket_models_dev,
+            "staging": self.gcs_bucket_models_staging,
+            "prod": self.gcs_bucket_models_prod,
+        }[check_env(env)]
+
+    def dataset_for(self, env: str) -> str:
+        """The registry dataset of ``env`` (``mlsys_{env}``)."""
+        return f"{self.dataset_prefix}_{check_env(env)}"
+
+    def env_for_bucket(self, bucket: str) -> Environment | None:
+        """The environment whose configured bucket is ``bucket`` (not a suffix guess)."""
+        for env in ENVIRONMENTS:
+            if self.bucket_for(env) == bucket:
+                return env
+        return None
+
+    @property
+    def uses_emulators(self) -> bool:
+        return bool(self.storage_emulator_host or self.bigquery_emulator_host)
+
+
+def check_env(env: str) -> Environment:
+    """Validate an environment name, raising :class:`mlsys.errors.InvalidEnvironment`."""
+    if env not in ENVIRONMENTS:
+        from mlsys.errors import InvalidEnvironment
+
+        raise InvalidEnvironment(
+            f"unknown environment {env!r}: expected one of {', '.join(ENVIRONMENTS)}"
+        )
+    return env
+
+
+@functools.cache
+def get_settings() -> Settings:
+    """The process-wide settings: environment variables win over ``.env`` and the local stack
+    file ``.mlsys/local.env`` (written by ``mlsys local up``)."""
+    root = find_project_root()
+    files = [p for p in (root / ".env", local_env_file(root)) if p.is_file()]
+    return Settings(_env_file=files or None)
+
+
+def reset_settings() -> None:
+    """Forget the cached settings and clients (after the local stack changed)."""
+    get_settings.cache_clear()
+    from mlsys import clients
+
+    clients.reset_clients()
+
+
+_SEED_CONSTANTS = {
+    "GCP_PROJECT_ID": "gcp_project_id",
+    "GCP_REGION": "gcp_region",
+    "GCS_BUCKET_MODELS_DEV": "gcs_bucket_models_dev",
+    "GCS_BUCKET_MODELS_STAGING": "gcs_bucket_models_staging",
+    "GCS_BUCKET_MODELS_PROD": "gcs_bucket_models_prod",
+}
+
+
+def __getattr__(name: str) -> Any:
+    """Keep the seed's ``from mlsys.settings import GCP_PROJECT_ID`` working."""
+    if name in _SEED_CONSTANTS:
+        return getattr(get_settings(), _SEED_CONSTANTS[name])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
