@@ -1,0 +1,60 @@
+"""Session fixtures: the same local stack `mlsys local up` starts, once per test session.
+
+Nothing here mocks the Google clients: tests talk to fake-gcs-server and bqemulator over HTTP
+and gRPC, to the registry function under functions-framework and to the service under uvicorn.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mlsys.local.stack import LocalStack, StackInfo
+from mlsys.settings import Settings, get_settings, reset_settings
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
+    """The whole local stack, started once, its endpoints exported to this process."""
+    local = LocalStack(root=ROOT, state_dir=tmp_path_factory.mktemp("mlsys-stack"))
+    info = local.up(owner_pid=os.getpid())  # a watchdog cleans up if pytest is killed
+    saved = {key: os.environ.get(key) for key in info.env}
+    os.environ.update(info.env)
+    reset_settings()
+    try:
+        yield info
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        reset_settings()
+        local.down()
+
+
+@pytest.fixture(scope="session")
+def settings(stack: StackInfo) -> Settings:
+    return get_settings()
+
+
+@pytest.fixture
+def unique() -> str:
+    """A short unique suffix so tests sharing the session stack never collide."""
+    return uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def dev_bucket(settings: Settings) -> str:
+    return settings.bucket_for("dev")
+
+
+@pytest.fixture
+def dev_dataset(settings: Settings) -> str:
+    return f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
