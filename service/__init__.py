@@ -1,0 +1,1 @@
+"""The Cloud Run FastAPI service: thin routes over the mlsys library."""

@@ -1,0 +1,61 @@
+"""Create what an environment needs when it is not managed by Terraform (the local stack, tests).
+
+On Google Cloud, Terraform (``infra/``) owns these resources; the shapes are the same.
+Every call is idempotent: it creates what is missing and leaves what exists.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from mlsys.clients import make_bigquery_client, make_storage_client
+from mlsys.settings import Settings, check_env, get_settings
+
+
+def settings_for(endpoints: dict[str, str] | None) -> Settings:
+    """Settings for explicit endpoints (``KEY=value`` of local.env), else the process's."""
+    if endpoints is None:
+        return get_settings()
+    values: dict[str, Any] = dict(endpoints)
+    return Settings(_env_file=None, **values)
+
+
+def ensure_bucket(settings: Settings, env: str) -> str:
+    """The env's models bucket, with object versioning on (as Terraform configures it)."""
+    client = make_storage_client(settings)
+    name = settings.bucket_for(env)
+    bucket = client.bucket(name)
+    bucket.versioning_enabled = True
+    with contextlib.suppress(gexc.Conflict):  # exists already: keep it
+        client.create_bucket(bucket, location=settings.gcp_region)
+    return name
+
+
+def ensure_dataset(settings: Settings, env: str) -> str:
+    """The env's registry dataset ``mlsys_{env}``."""
+    from google.cloud import bigquery
+
+    client = make_bigquery_client(settings)
+    dataset = bigquery.Dataset(f"{settings.gcp_project_id}.{settings.dataset_for(env)}")
+    dataset.location = settings.bq_location
+    client.create_dataset(dataset, exists_ok=True)
+    return dataset.dataset_id
+
+
+def ensure_environment(
+    env: str,
+    *,
+    endpoints: dict[str, str] | None = None,
+    storage: bool = True,
+    bigquery: bool = True,
+) -> None:
+    """Bucket, dataset and registry tables of one environment."""
+    check_env(env)
+    settings = settings_for(endpoints)
+    if storage:
+        ensure_bucket(settings, env)
+    if bigquery:
+        ensure_dataset(settings, env)

@@ -1,0 +1,103 @@
+"""The local stack's lifecycle with real processes (a separate, smaller stack per test)."""
+
+from __future__ import annotations
+
+import sys
+
+import httpx
+import psutil
+import pytest
+
+from mlsys.errors import LocalStackError, StackAlreadyRunning
+from mlsys.local.stack import LocalStack
+from tests.conftest import ROOT
+
+
+def test_session_stack_exports_every_endpoint(stack):
+    for key in (
+        "GCP_PROJECT_ID",
+        "STORAGE_EMULATOR_HOST",
+        "BIGQUERY_EMULATOR_HOST",
+        "MLSYS_FUNCTION_URL",
+        "MLSYS_SERVICE_URL",
+    ):
+        assert stack.env[key]
+    assert httpx.get(f"{stack.env['MLSYS_SERVICE_URL']}/health").json() == {"status": "ok"}
+    assert stack.startup_seconds < 30
+
+
+def test_session_stack_created_buckets_and_datasets(stack, settings):
+    from mlsys.clients import bigquery_client, storage_client
+
+    buckets = {b.name for b in storage_client().list_buckets()}
+    datasets = {d.dataset_id for d in bigquery_client().list_datasets()}
+    for env in ("dev", "staging", "prod"):
+        assert f"mlsys-models-{env}" in buckets
+        assert f"mlsys_{env}" in datasets
+    assert storage_client().get_bucket("mlsys-models-dev").versioning_enabled
+
+
+def test_up_twice_refuses_then_down_leaves_nothing(tmp_path):
+    local = LocalStack(root=ROOT, state_dir=tmp_path)
+    info = local.up(components=("gcs",))
+    try:
+        env_text = (tmp_path / "local.env").read_text()
+        assert f"STORAGE_EMULATOR_HOST={info.env['STORAGE_EMULATOR_HOST']}" in env_text
+        assert local.status() == {"gcs": True}
+        with pytest.raises(StackAlreadyRunning, match="already running"):
+            local.up(components=("gcs",))
+    finally:
+        stopped = local.down()
+    assert stopped == ["gcs"]
+    assert not psutil.pid_exists(info.records["gcs"].pid) or not info.records["gcs"].is_running()
+    assert not (tmp_path / "local.env").exists()
+    assert local.status() == {}
+
+
+def test_failed_start_is_reported_with_log_tail(tmp_path, monkeypatch):
+    # A real child process that fails at start, standing in for a broken emulator install.
+    local = LocalStack(root=ROOT, state_dir=tmp_path)
+    original = local._specs
+
+    def broken_specs(ports, env):
+        specs = original(ports, env)
+        _command, url, extra = specs["gcs"]
+        crash = [sys.executable, "-c", "import sys; print('port already taken: boom'); sys.exit(3)"]
+        specs["gcs"] = (crash, url, extra)
+        return specs
+
+    monkeypatch.setattr(local, "_specs", broken_specs)
+    with pytest.raises(LocalStackError, match=r"gcs exited during start-up(.|\n)*boom"):
+        local.up(components=("gcs",))
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_watchdog_stops_the_stack_when_its_owner_dies(tmp_path):
+    import subprocess
+    import time
+
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    local = LocalStack(root=ROOT, state_dir=tmp_path)
+    info = local.up(components=("gcs",), owner_pid=owner.pid)
+    assert local.status() == {"gcs": True, "watchdog": True}
+    owner.kill()
+    owner.wait()
+    deadline = time.monotonic() + 15
+    while (tmp_path / "state.json").exists() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not info.records["gcs"].is_running()
+    assert not (tmp_path / "state.json").exists()
+
+
+def test_stale_state_is_cleaned_on_up(tmp_path):
+    local = LocalStack(root=ROOT, state_dir=tmp_path)
+    info = local.up(components=("gcs",))
+    record = info.records["gcs"]
+    psutil.Process(record.pid).kill()
+    psutil.Process(record.pid).wait(5)
+    assert local.status() == {"gcs": False}
+    info2 = local.up(components=("gcs",))
+    try:
+        assert info2.records["gcs"].is_running()
+    finally:
+        local.down()
