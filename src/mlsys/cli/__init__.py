@@ -1,0 +1,40 @@
+"""The ``mlsys`` command line: thin Typer commands over the library, rich output."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import typer
+from rich.console import Console
+
+from mlsys.errors import MlsysError
+
+console = Console()
+err_console = Console(stderr=True)
+
+app = typer.Typer(
+    name="mlsys",
+    help="Ship scikit-learn models on Google Cloud: registry, batch predictions, promotion.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _register() -> None:
+    from mlsys.cli import demo, local
+
+    app.add_typer(local.app, name="local")
+    app.command("demo")(demo.demo)
+
+
+def main() -> None:
+    """Console-script entry point: runs the app and turns mlsys errors into clear messages."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    _register()
+    try:
+        app()
+    except MlsysError as exc:
+        err_console.print(f"[bold red]error[/] [red]{exc.code}[/]: {exc.message}")
+        sys.exit(2 if exc.http_status < 500 else 1)

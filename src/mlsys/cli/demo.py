@@ -1,0 +1,12 @@
+"""``mlsys demo``: the main job end to end on the local stack."""
+
+from __future__ import annotations
+
+from mlsys.cli import console
+
+
+def demo() -> None:
+    """Start the local stack if needed, load Titanic into BigQuery, train, upload, read back."""
+    from mlsys.demo import run_demo
+
+    run_demo(console)
