@@ -10,6 +10,7 @@ from google.api_core import exceptions as gexc
 
 from mlsys.clients import storage_client
 from mlsys.errors import BucketNotFound, ObjectNotFound
+from mlsys.settings import get_settings
 
 if TYPE_CHECKING:
     from google.cloud.storage import Blob
@@ -49,8 +50,8 @@ def gcs_put(
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
     blob = storage_client().bucket(bucket_name).blob(blob_path)
-    if metadata:
-        blob.metadata = metadata
+    # The registry records who uploaded an artifact from this custom metadata key.
+    blob.metadata = {"uploader": get_settings().actor_name(), **(metadata or {})}
     try:
         blob.upload_from_string(
             data,

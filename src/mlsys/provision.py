@@ -23,12 +23,17 @@ def settings_for(endpoints: dict[str, str] | None) -> Settings:
     return Settings(_env_file=None, **values)
 
 
-def ensure_bucket(settings: Settings, env: str) -> str:
-    """The env's models bucket, with object versioning on (as Terraform configures it)."""
+def ensure_bucket(settings: Settings, env: str, *, versioning: bool = False) -> str:
+    """The env's models bucket.
+
+    Terraform turns object versioning on in Google Cloud, where deleting a live object then
+    emits an ``archived`` event. fake-gcs-server emits no event at all in that case, so the local
+    buckets are unversioned: deletes then emit ``deleted`` and the event path stays testable.
+    """
     client = make_storage_client(settings)
     name = settings.bucket_for(env)
     bucket = client.bucket(name)
-    bucket.versioning_enabled = True
+    bucket.versioning_enabled = versioning
     with contextlib.suppress(gexc.Conflict):  # exists already: keep it
         client.create_bucket(bucket, location=settings.gcp_region)
     return name
@@ -59,3 +64,6 @@ def ensure_environment(
         ensure_bucket(settings, env)
     if bigquery:
         ensure_dataset(settings, env)
+        from mlsys.registry.store import BigQueryRegistryStore
+
+        BigQueryRegistryStore(env, settings).ensure_tables()

@@ -93,6 +93,15 @@ class Settings(BaseSettings):
                 return env
         return None
 
+    def actor_name(self) -> str:
+        """Who is acting: ``MLSYS_ACTOR``, else ``user@host`` (recorded as uploader/actor)."""
+        if self.actor:
+            return self.actor
+        import getpass
+        import socket
+
+        return f"{getpass.getuser()}@{socket.gethostname()}"
+
     @property
     def uses_emulators(self) -> bool:
         return bool(self.storage_emulator_host or self.bigquery_emulator_host)
@@ -122,8 +131,10 @@ def reset_settings() -> None:
     """Forget the cached settings and clients (after the local stack changed)."""
     get_settings.cache_clear()
     from mlsys import clients
+    from mlsys.registry import store
 
     clients.reset_clients()
+    store.registry_store.cache_clear()
 
 
 _SEED_CONSTANTS = {

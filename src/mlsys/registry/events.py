@@ -1,0 +1,218 @@
+"""Deciding what an object event means for the registry (all logic behind the function).
+
+Every event ends in exactly one appended row, keyed by a deterministic event id, or in an
+exception for transient backend failures (so Eventarc retries). Bad input never raises: it is
+recorded as a ``rejected`` row with the reason and acknowledged.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from google.api_core import exceptions as gexc
+
+from mlsys.errors import ArtifactPathError, MetadataError
+from mlsys.registry.contract import ArtifactPath, parse_artifact_path, parse_metadata
+from mlsys.registry.records import (
+    EVENT_TYPES,
+    STATUS_DELETED,
+    STATUS_REGISTERED,
+    STATUS_REJECTED,
+    RegistryEvent,
+    event_key,
+    now,
+    parse_time,
+    to_json,
+)
+from mlsys.registry.store import RegistryStore, registry_store
+from mlsys.settings import Settings, get_settings
+
+log = logging.getLogger("mlsys.registry")
+
+HASH_CHUNK_BYTES = 8 * 1024 * 1024
+UPLOADER_KEYS = ("uploader", "mlsys-uploader", "created_by", "goog-reserved-uploader")
+
+
+def handle_cloudevent(
+    ce_type: str,
+    data: Mapping[str, Any],
+    *,
+    ce_id: str | None = None,
+    ce_time: str | None = None,
+    source: str = "eventarc",
+    settings: Settings | None = None,
+    store: RegistryStore | None = None,
+) -> RegistryEvent | None:
+    """Register what a GCS CloudEvent says happened; returns the appended row (None: ignored)."""
+    settings = settings or get_settings()
+    event_type = EVENT_TYPES.get(ce_type)
+    if event_type is None:
+        log.info("ignoring event type %s", ce_type)
+        return None
+    event = build_event(
+        event_type, data, settings=settings, ce_id=ce_id, ce_time=ce_time, source=source
+    )
+    target = store or registry_store(event.environment or settings.mlsys_env)
+    target.append([event])
+    level = logging.WARNING if event.status == STATUS_REJECTED else logging.INFO
+    log.log(
+        level,
+        "%s %s gs://%s/%s#%s%s",
+        event.status,
+        event_type,
+        event.gcs_bucket,
+        event.object_name,
+        event.generation,
+        f": {event.reject_reason}" if event.reject_reason else "",
+    )
+    return event
+
+
+def build_event(
+    event_type: str,
+    data: Mapping[str, Any],
+    *,
+    settings: Settings,
+    ce_id: str | None = None,
+    ce_time: str | None = None,
+    source: str = "eventarc",
+) -> RegistryEvent:
+    """The registry row for one object event (reads the object for hashes and metadata)."""
+    bucket = str(data.get("bucket") or "")
+    name = str(data.get("name") or "")
+    generation = _int(data.get("generation"))
+    metageneration = _int(data.get("metageneration"))
+    event = RegistryEvent(
+        event_id=event_key(bucket, name, generation, event_type, metageneration),
+        event_type=event_type,
+        status=STATUS_REGISTERED,
+        registered_at=now(),
+        gcs_bucket=bucket,
+        object_name=name,
+        environment=settings.env_for_bucket(bucket),
+        artifact_uri=f"gs://{bucket}/{name}",
+        file_size_bytes=_int(data.get("size")),
+        generation=generation,
+        metageneration=metageneration,
+        md5_hash=data.get("md5Hash"),
+        crc32c=data.get("crc32c"),
+        upload_timestamp=parse_time(data.get("timeCreated")),
+        uploader=_uploader(data),
+        event_time=parse_time(ce_time),
+        cloudevent_id=ce_id,
+        source=source,
+    )
+    if event.environment is None:
+        return _reject(
+            event,
+            f"bucket {bucket!r} is not a configured models bucket "
+            f"(expected one of {_buckets(settings)})",
+        )
+    try:
+        path = parse_artifact_path(name)
+    except ArtifactPathError as exc:
+        return _reject(event, exc.message)
+    event.object_kind = path.kind
+    event.model_name = path.model_name
+    event.model_version = path.version
+    event.version_label = path.version_label
+    event.artifact_format = path.artifact_format
+    if event_type == "deleted":
+        event.status = STATUS_DELETED
+        return event
+    if path.kind == "metadata":
+        return _with_metadata(event, bucket, name, generation)
+    return _with_artifact(event, path, bucket, generation)
+
+
+def _with_artifact(
+    event: RegistryEvent, path: ArtifactPath, bucket: str, generation: int | None
+) -> RegistryEvent:
+    from mlsys.clients import storage_client
+
+    client = storage_client()
+    # More than one model file per version: the oldest (lowest generation) wins, so every
+    # delivery order gives the same answer.
+    for other in client.list_blobs(bucket, prefix=f"{path.prefix}model."):
+        if other.name == event.object_name:
+            continue
+        try:
+            parse_artifact_path(other.name)
+        except ArtifactPathError:
+            continue
+        if (other.generation or 0, other.name) < (generation or 0, event.object_name or ""):
+            return _reject(
+                event,
+                f"{path.version_label} of {path.model_name} already has "
+                f"{other.name.rsplit('/', 1)[-1]}: one model file per version",
+            )
+    blob = client.bucket(bucket).blob(event.object_name or "", generation=generation)
+    try:
+        event.sha256 = _sha256(blob)
+    except gexc.NotFound:
+        # That generation is gone already (overwritten or deleted before we got here); the
+        # event for its successor or its deletion decides the state, by generation.
+        event.sha256 = None
+        event.reject_reason = f"generation {generation} no longer exists; not hashed"
+    return event
+
+
+def _with_metadata(
+    event: RegistryEvent, bucket: str, name: str, generation: int | None
+) -> RegistryEvent:
+    from mlsys.clients import storage_client
+
+    blob = storage_client().bucket(bucket).blob(name, generation=generation)
+    try:
+        raw = blob.download_as_bytes()
+    except gexc.NotFound:
+        event.metadata_error = f"metadata.json generation {generation} no longer exists"
+        return event
+    event.sha256 = hashlib.sha256(raw).hexdigest()
+    event.metadata = raw.decode("utf-8", errors="replace")
+    try:
+        meta = parse_metadata(raw)
+    except MetadataError as exc:
+        event.metadata_error = exc.message
+        return event
+    event.description = meta.description
+    event.tags = list(meta.tags)
+    event.metrics = to_json(meta.metrics)
+    event.features = to_json([f.model_dump() for f in meta.features]) if meta.features else None
+    return event
+
+
+def _sha256(blob: Any) -> str:
+    digest = hashlib.sha256()
+    with blob.open("rb", chunk_size=HASH_CHUNK_BYTES) as stream:
+        while chunk := stream.read(HASH_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _reject(event: RegistryEvent, reason: str) -> RegistryEvent:
+    event.status = STATUS_REJECTED
+    event.reject_reason = reason
+    return event
+
+
+def _uploader(data: Mapping[str, Any]) -> str | None:
+    metadata = data.get("metadata") or {}
+    for key in UPLOADER_KEYS:
+        if metadata.get(key):
+            return str(metadata[key])
+    return None
+
+
+def _buckets(settings: Settings) -> str:
+    return ", ".join(settings.bucket_for(e) for e in ("dev", "staging", "prod"))
+
+
+def _int(value: Any) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None

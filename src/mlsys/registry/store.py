@@ -1,0 +1,202 @@
+"""Where registry events live: a small Protocol, BigQuery for real, memory for fast tests.
+
+The BigQuery store only ever APPENDS (streaming inserts keyed by the deterministic event id):
+no DML per event, so concurrent deliveries never hit BigQuery's DML concurrency limits. The
+``model_registry`` view derives the current state.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import threading
+from importlib import resources
+from typing import Any, Protocol
+
+from google.api_core import exceptions as gexc
+
+from mlsys.errors import BackendUnavailable
+from mlsys.registry.records import RegistryEvent
+from mlsys.registry.state import current_rows
+from mlsys.settings import Settings, check_env, get_settings
+
+EVENTS_TABLE = "model_registry_events"
+VIEW = "model_registry"
+
+
+class RegistryStore(Protocol):
+    """What the registry needs from storage."""
+
+    env: str
+
+    def append(self, events: list[RegistryEvent]) -> None: ...
+
+    def events(
+        self, *, model_name: str | None = None, object_name: str | None = None
+    ) -> list[RegistryEvent]: ...
+
+    def event_ids(self, bucket: str) -> set[str]: ...
+
+    def current(
+        self, *, model_name: str | None = None, version: int | None = None
+    ) -> list[dict[str, Any]]: ...
+
+
+def schema_text(name: str) -> str:
+    return resources.files("mlsys.schemas").joinpath(name).read_text(encoding="utf-8")
+
+
+def events_schema() -> list[Any]:
+    from google.cloud import bigquery
+
+    return [
+        bigquery.SchemaField.from_api_repr(f)
+        for f in json.loads(schema_text("model_registry_events.json"))
+    ]
+
+
+class BigQueryRegistryStore:
+    """Registry events in ``{project}.mlsys_{env}.model_registry_events`` + the view."""
+
+    def __init__(self, env: str, settings: Settings | None = None) -> None:
+        from mlsys.clients import bigquery_client, make_bigquery_client
+
+        self.env: str = check_env(env)
+        self.settings = settings or get_settings()
+        self.client = bigquery_client() if settings is None else make_bigquery_client(settings)
+        self.dataset = f"{self.settings.gcp_project_id}.{self.settings.dataset_for(env)}"
+        self.table_id = f"{self.dataset}.{EVENTS_TABLE}"
+        self.view_id = f"{self.dataset}.{VIEW}"
+
+    # -- set-up (Terraform does this on Google Cloud) -------------------------------------
+    def ensure_tables(self) -> None:
+        from google.cloud import bigquery
+
+        table = bigquery.Table(self.table_id, schema=events_schema())
+        table.time_partitioning = bigquery.TimePartitioning(field="registered_at")
+        table.clustering_fields = ["model_name", "model_version"]
+        self.client.create_table(table, exists_ok=True)
+        view = bigquery.Table(self.view_id)
+        view.view_query = schema_text("model_registry_view.sql").replace("${dataset}", self.dataset)
+        self.client.create_table(view, exists_ok=True)
+
+    # -- writes ---------------------------------------------------------------------------
+    def append(self, events: list[RegistryEvent]) -> None:
+        if not events:
+            return
+        try:
+            errors = self.client.insert_rows_json(
+                self.table_id,
+                [e.to_row() for e in events],
+                row_ids=[e.event_id for e in events],
+            )
+        except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
+            raise BackendUnavailable(f"cannot append to {self.table_id}: {exc}") from exc
+        if errors:
+            raise BackendUnavailable(f"BigQuery refused registry rows in {self.table_id}: {errors}")
+
+    # -- reads ----------------------------------------------------------------------------
+    def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(query_parameters=params)
+        try:
+            rows = self.client.query(sql, job_config=config).result()
+        except gexc.NotFound as exc:
+            raise BackendUnavailable(
+                f"the registry of {self.env} is missing ({exc.message}): provision it with "
+                "Terraform, or `mlsys local up` locally"
+            ) from None
+        return [dict(row.items()) for row in rows]
+
+    def events(
+        self, *, model_name: str | None = None, object_name: str | None = None
+    ) -> list[RegistryEvent]:
+        from google.cloud import bigquery
+
+        where, params = ["TRUE"], []
+        if model_name is not None:
+            where.append("model_name = @model_name")
+            params.append(bigquery.ScalarQueryParameter("model_name", "STRING", model_name))
+        if object_name is not None:
+            where.append("object_name = @object_name")
+            params.append(bigquery.ScalarQueryParameter("object_name", "STRING", object_name))
+        sql = f"SELECT * FROM `{self.table_id}` WHERE {' AND '.join(where)} ORDER BY registered_at"
+        return [RegistryEvent.from_row(r) for r in self._query(sql, params)]
+
+    def event_ids(self, bucket: str) -> set[str]:
+        from google.cloud import bigquery
+
+        sql = f"SELECT DISTINCT event_id FROM `{self.table_id}` WHERE gcs_bucket = @bucket"
+        params = [bigquery.ScalarQueryParameter("bucket", "STRING", bucket)]
+        return {r["event_id"] for r in self._query(sql, params)}
+
+    def current(
+        self, *, model_name: str | None = None, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        from google.cloud import bigquery
+
+        where, params = ["TRUE"], []
+        if model_name is not None:
+            where.append("model_name = @model_name")
+            params.append(bigquery.ScalarQueryParameter("model_name", "STRING", model_name))
+        if version is not None:
+            where.append("model_version = @version")
+            params.append(bigquery.ScalarQueryParameter("version", "INT64", version))
+        sql = (
+            f"SELECT * FROM `{self.view_id}` WHERE {' AND '.join(where)} "
+            "ORDER BY model_name, model_version"
+        )
+        rows = self._query(sql, params)
+        for row in rows:
+            row["tags"] = list(row.get("tags") or [])
+        return rows
+
+
+class InMemoryRegistryStore:
+    """The same contract in memory, for fast unit tests of registry logic."""
+
+    def __init__(self, env: str) -> None:
+        self.env: str = check_env(env)
+        self._events: list[RegistryEvent] = []
+        self._lock = threading.Lock()
+
+    def append(self, events: list[RegistryEvent]) -> None:
+        with self._lock:
+            self._events.extend(events)
+
+    def events(
+        self, *, model_name: str | None = None, object_name: str | None = None
+    ) -> list[RegistryEvent]:
+        with self._lock:
+            return sorted(
+                (
+                    e
+                    for e in self._events
+                    if (model_name is None or e.model_name == model_name)
+                    and (object_name is None or e.object_name == object_name)
+                ),
+                key=lambda e: e.registered_at,
+            )
+
+    def event_ids(self, bucket: str) -> set[str]:
+        with self._lock:
+            return {e.event_id for e in self._events if e.gcs_bucket == bucket}
+
+    def current(
+        self, *, model_name: str | None = None, version: int | None = None
+    ) -> list[dict[str, Any]]:
+        with self._lock:
+            rows = current_rows(list(self._events))
+        return [
+            r
+            for r in rows
+            if (model_name is None or r["model_name"] == model_name)
+            and (version is None or r["model_version"] == version)
+        ]
+
+
+@functools.cache
+def registry_store(env: str) -> RegistryStore:
+    """The store of ``env`` for this process (the one place a backend is chosen)."""
+    return BigQueryRegistryStore(env)

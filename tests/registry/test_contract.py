@@ -1,0 +1,91 @@
+"""The artifact contract: which object paths and metadata fit, and what the errors say."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsys.errors import ArtifactPathError, InvalidVersion, MetadataError
+from mlsys.registry.contract import parse_artifact_path, parse_metadata, parse_version
+
+
+@pytest.mark.parametrize(
+    "path, name, version, kind, fmt",
+    [
+        ("titanic-survival/v3/model.pkl", "titanic-survival", 3, "model", "pkl"),
+        ("a/v1/model.joblib", "a", 1, "model", "joblib"),
+        ("churn2/v10/model.skops", "churn2", 10, "model", "skops"),
+        ("m-1/v999/model.onnx", "m-1", 999, "model", "onnx"),
+        ("titanic-survival/v3/metadata.json", "titanic-survival", 3, "metadata", None),
+    ],
+)
+def test_valid_paths(path, name, version, kind, fmt):
+    parsed = parse_artifact_path(path)
+    assert (parsed.model_name, parsed.version, parsed.kind, parsed.artifact_format) == (
+        name,
+        version,
+        kind,
+        fmt,
+    )
+
+
+@pytest.mark.parametrize(
+    "path, reason",
+    [
+        ("Titanic/v1/model.pkl", "invalid model name"),
+        ("1model/v1/model.pkl", "invalid model name"),
+        ("a_b/v1/model.pkl", "invalid model name"),
+        ("a" * 64 + "/v1/model.pkl", "invalid model name"),
+        ("m/v0/model.pkl", "invalid version folder"),
+        ("m/v01/model.pkl", "invalid version folder"),
+        ("m/1/model.pkl", "invalid version folder"),
+        ("m/v1.2/model.pkl", "invalid version folder"),
+        ("m/v1/model.pt", "unknown file"),
+        ("m/v1/weights.pkl", "unknown file"),
+        ("m/v1/model.pkl.bak", "unknown file"),
+        ("m/v1/../v2/model.pkl", "path traversal"),
+        ("m//v1/model.pkl", "path traversal"),
+        ("/m/v1/model.pkl", "invalid object path"),
+        ("m\\v1\\model.pkl", "invalid object path"),
+        ("m/v1/sub/model.pkl", "path segments"),
+        ("model.pkl", "path segments"),
+    ],
+)
+def test_bad_paths_say_what_is_wrong(path, reason):
+    with pytest.raises(ArtifactPathError, match=reason):
+        parse_artifact_path(path)
+
+
+@pytest.mark.parametrize("spec, expected", [("v3", 3), ("3", 3), (7, 7), ("v12", 12)])
+def test_versions(spec, expected):
+    assert parse_version(spec) == expected
+
+
+@pytest.mark.parametrize("spec", ["v0", "0", "03", "v", "latest!", "-1", "v1a"])
+def test_bad_versions(spec):
+    with pytest.raises(InvalidVersion, match="positive integer"):
+        parse_version(spec)
+
+
+def test_metadata_keeps_unknown_keys():
+    meta = parse_metadata(
+        b'{"description": "d", "tags": ["a"], "metrics": {"auc": 0.9},'
+        b' "features": [{"name": "x", "dtype": "float64"}], "owner": "me"}'
+    )
+    assert meta.metrics == {"auc": 0.9}
+    assert meta.model_extra == {"owner": "me"}
+
+
+@pytest.mark.parametrize(
+    "raw, reason",
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "must be a JSON object"),
+        (b'{"tags": "a,b"}', "tags"),
+        (b'{"metrics": {"auc": "high"}}', "metrics.auc"),
+        (b'{"features": [{"name": "x"}]}', "features.0.dtype"),
+        (b"\xff\xfe", "not valid JSON"),
+    ],
+)
+def test_bad_metadata_says_what_is_wrong(raw, reason):
+    with pytest.raises(MetadataError, match=reason):
+        parse_metadata(raw)

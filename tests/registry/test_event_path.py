@@ -1,0 +1,114 @@
+"""Uploads to the GCS emulator reach the function by themselves (fake-gcs-server -> Pub/Sub
+bridge -> CloudEvent), as Eventarc does on Google Cloud."""
+
+from __future__ import annotations
+
+import json
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from mlsys.gcs import gcs_put, gcs_put_pickle
+from mlsys.registry import get_version, list_versions
+from tests.registry.conftest import wait_until
+
+BUCKET = "mlsys-models-dev"
+
+
+def test_upload_registers_with_metadata_columns(stack, dev_store, unique):
+    model = f"auto-{unique}"
+    meta = {
+        "description": "auto registered",
+        "tags": ["x", "y"],
+        "metrics": {"accuracy": 0.81},
+        "features": [{"name": "a", "dtype": "float64"}],
+        "owner": "team-a",
+    }
+    gcs_put(json.dumps(meta), BUCKET, f"{model}/v1/metadata.json")
+    start = time.monotonic()
+    generation = gcs_put_pickle({"weights": [1, 2, 3]}, BUCKET, f"{model}/v1/model.pkl")
+    version = wait_until(lambda: _registered(model, 1, with_metadata=True), timeout=20)
+    latency = time.monotonic() - start
+    assert version.generation == generation
+    assert version.sha256 and len(version.sha256) == 64
+    assert version.metrics == {"accuracy": 0.81} and version.tags == ["x", "y"]
+    assert version.features == [{"name": "a", "dtype": "float64"}]
+    assert version.metadata["owner"] == "team-a"  # unknown keys kept
+    assert version.uploader  # from the object's custom metadata, set by gcs_put
+    assert version.artifact_uri == f"gs://{BUCKET}/{model}/v1/model.pkl"
+    assert latency < 20
+
+
+def _registered(model, number, with_metadata=False):
+    try:
+        version = get_version("dev", model, number)
+    except Exception:
+        return None
+    if with_metadata and not version.description:
+        return None
+    return version
+
+
+def test_invalid_metadata_still_registers_with_error(stack, unique):
+    model = f"badmeta-{unique}"
+    gcs_put(b"{oops", BUCKET, f"{model}/v1/metadata.json")
+    gcs_put_pickle([1], BUCKET, f"{model}/v1/model.pkl")
+    version = wait_until(lambda: (v := _registered(model, 1)) and v.metadata_error and v)
+    assert version.status == "registered" and "not valid JSON" in version.metadata_error
+
+
+def test_reupload_same_version_newest_generation_wins(stack, dev_store, unique):
+    model = f"again-{unique}"
+    first = gcs_put(b"one", BUCKET, f"{model}/v1/model.pkl")
+    wait_until(lambda: _registered(model, 1))
+    second = gcs_put(b"two", BUCKET, f"{model}/v1/model.pkl")
+    assert second > first
+    version = wait_until(lambda: (v := _registered(model, 1)) and v.generation == second and v)
+    assert version.file_size_bytes == 3
+    generations = {e.generation for e in dev_store.events(model_name=model)}
+    assert {first, second} <= generations  # history kept in the events table
+
+
+def test_second_model_file_in_a_version_is_rejected(stack, dev_store, unique):
+    model = f"twofiles-{unique}"
+    gcs_put(b"pickle", BUCKET, f"{model}/v1/model.pkl")
+    wait_until(lambda: _registered(model, 1))
+    gcs_put(b"onnx", BUCKET, f"{model}/v1/model.onnx")
+    rejected = wait_until(
+        lambda: [
+            e
+            for e in dev_store.events(object_name=f"{model}/v1/model.onnx")
+            if e.status == "rejected"
+        ]
+    )
+    assert "one model file per version" in rejected[0].reject_reason
+    assert get_version("dev", model, 1).artifact_format == "pkl"
+
+
+def test_delete_marks_version_deleted(stack, unique):
+    from mlsys.clients import storage_client
+
+    model = f"gone-{unique}"
+    gcs_put(b"x", BUCKET, f"{model}/v1/model.pkl")
+    wait_until(lambda: _registered(model, 1))
+    storage_client().bucket(BUCKET).blob(f"{model}/v1/model.pkl").delete()
+    wait_until(lambda: list_versions("dev", model)[0].status == "deleted")
+
+
+@pytest.mark.slow
+def test_burst_of_200_uploads_from_8_threads_registers_all(stack, dev_store, unique):
+    model = f"burst-{unique}"
+    with ThreadPoolExecutor(8) as pool:
+        list(
+            pool.map(
+                lambda n: gcs_put(f"model {n}", BUCKET, f"{model}/v{n}/model.pkl"), range(1, 201)
+            )
+        )
+    rows = wait_until(
+        lambda: (r := dev_store.current(model_name=model)) and len(r) >= 200 and r,
+        timeout=120,
+        interval=1.0,
+    )
+    assert sorted(r["model_version"] for r in rows) == list(range(1, 201))
+    assert all(r["status"] == "registered" and r["sha256"] for r in rows)

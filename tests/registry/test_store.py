@@ -1,0 +1,138 @@
+"""One suite, both stores: the BigQuery view (on the emulator) and the in-memory rule agree."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+
+import pytest
+
+from mlsys.registry.records import RegistryEvent, event_key
+from mlsys.registry.store import BigQueryRegistryStore, InMemoryRegistryStore
+
+BUCKET = "mlsys-models-dev"
+_clock = itertools.count()
+
+
+@pytest.fixture(params=["memory", "bigquery"])
+def store(request):
+    if request.param == "memory":
+        return InMemoryRegistryStore("dev")
+    request.getfixturevalue("stack")
+    return BigQueryRegistryStore("dev")
+
+
+def ev(
+    name: str,
+    version: int,
+    event_type: str = "finalized",
+    generation: int = 100,
+    kind: str = "model",
+    status: str | None = None,
+    **extra,
+) -> RegistryEvent:
+    obj = f"{name}/v{version}/" + ("model.pkl" if kind == "model" else "metadata.json")
+    status = status or {"deleted": "deleted"}.get(event_type, "registered")
+    tick = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=next(_clock))
+    return RegistryEvent(
+        event_id=event_key(BUCKET, obj, generation, event_type),
+        event_type=event_type,
+        status=status,
+        registered_at=tick,
+        gcs_bucket=BUCKET,
+        object_name=obj,
+        object_kind=kind,
+        model_name=name,
+        model_version=version,
+        version_label=f"v{version}",
+        environment="dev",
+        artifact_uri=f"gs://{BUCKET}/{obj}",
+        artifact_format="pkl" if kind == "model" else None,
+        generation=generation,
+        sha256=f"sha-{generation}" if kind == "model" else None,
+        **extra,
+    )
+
+
+def test_duplicate_deliveries_give_one_row(store, unique):
+    name = f"dup-{unique}"
+    event = ev(name, 1)
+    store.append([event])
+    store.append([event])
+    store.append([event])
+    rows = store.current(model_name=name)
+    assert len(rows) == 1 and rows[0]["status"] == "registered"
+
+
+def test_delete_before_finalize_ends_deleted(store, unique):
+    name = f"ooo-{unique}"
+    store.append([ev(name, 1, "deleted", generation=5)])
+    store.append([ev(name, 1, "finalized", generation=5)])
+    (row,) = store.current(model_name=name)
+    assert row["status"] == "deleted" and row["generation"] == 5
+
+
+def test_reupload_newest_generation_wins_history_kept(store, unique):
+    name = f"re-{unique}"
+    store.append([ev(name, 2, generation=20)])
+    store.append([ev(name, 2, generation=10)])  # an older generation's event arriving late
+    store.append([ev(name, 2, "deleted", generation=10)])
+    (row,) = store.current(model_name=name)
+    assert (row["generation"], row["sha256"], row["status"]) == (20, "sha-20", "registered")
+    assert len(store.events(model_name=name)) == 3
+
+
+def test_metadata_joins_and_invalid_metadata_still_registers(store, unique):
+    name = f"meta-{unique}"
+    store.append(
+        [
+            ev(name, 1),
+            ev(
+                name,
+                1,
+                kind="metadata",
+                description="hello",
+                tags=["a", "b"],
+                metrics='{"auc": 0.91}',
+            ),
+            ev(name, 2),
+            ev(name, 2, kind="metadata", metadata_error="metadata.json is not valid JSON"),
+        ]
+    )
+    one, two = store.current(model_name=name)
+    assert (one["description"], sorted(one["tags"]), one["metrics"]) == (
+        "hello",
+        ["a", "b"],
+        '{"auc": 0.91}',
+    )
+    assert two["status"] == "registered" and "not valid JSON" in two["metadata_error"]
+
+
+def test_deleted_metadata_is_dropped(store, unique):
+    name = f"mdel-{unique}"
+    store.append(
+        [
+            ev(name, 1),
+            ev(name, 1, kind="metadata", description="x", generation=7),
+            ev(name, 1, "deleted", kind="metadata", generation=7),
+        ]
+    )
+    (row,) = store.current(model_name=name)
+    assert row["description"] is None and row["status"] == "registered"
+
+
+def test_rejected_events_never_become_current(store, unique):
+    name = f"rej-{unique}"
+    store.append([ev(name, 1, generation=1)])
+    store.append([ev(name, 1, generation=9, status="rejected", reject_reason="two files")])
+    (row,) = store.current(model_name=name)
+    assert row["generation"] == 1 and row["status"] == "registered"
+
+
+def test_versions_filter_and_event_ids(store, unique):
+    name = f"ids-{unique}"
+    first, second = ev(name, 1), ev(name, 2)
+    store.append([first, second])
+    assert [r["model_version"] for r in store.current(model_name=name)] == [1, 2]
+    assert [r["model_version"] for r in store.current(model_name=name, version=2)] == [2]
+    assert {first.event_id, second.event_id} <= store.event_ids(BUCKET)
