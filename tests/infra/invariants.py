@@ -17,6 +17,8 @@ REGISTRY_EVENTS = frozenset(
     {
         "google.cloud.storage.object.v1.finalized",
         "google.cloud.storage.object.v1.deleted",
+        # versioned bucket: deleting the live object emits "archived", not "deleted"
+        "google.cloud.storage.object.v1.archived",
         "google.cloud.storage.object.v1.metadataUpdated",
     }
 )

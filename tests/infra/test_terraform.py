@@ -50,7 +50,7 @@ def test_env_roots_call_the_module_with_every_required_variable(infra: Path) -> 
     assert invariants.env_root_violations(infra) == []
 
 
-def test_registry_triggers_cover_all_three_event_types(infra: Path) -> None:
+def test_registry_triggers_cover_every_object_event_type(infra: Path) -> None:
     assert invariants.registry_trigger_events(infra) == invariants.REGISTRY_EVENTS
 
 

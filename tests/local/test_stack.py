@@ -34,7 +34,8 @@ def test_session_stack_created_buckets_and_datasets(stack, settings):
     for env in ("dev", "staging", "prod"):
         assert f"mlsys-models-{env}" in buckets
         assert f"mlsys_{env}" in datasets
-    assert storage_client().get_bucket("mlsys-models-dev").versioning_enabled
+    # Unversioned locally on purpose: see mlsys.provision.ensure_bucket.
+    assert not storage_client().get_bucket("mlsys-models-dev").versioning_enabled
 
 
 def test_up_twice_refuses_then_down_leaves_nothing(tmp_path):

@@ -16,10 +16,13 @@ locals {
   function_files = toset(flatten([for p in local.source_patterns : tolist(fileset(local.function_dir, p))]))
   library_files  = toset(flatten([for p in local.source_patterns : tolist(fileset(local.library_dir, p))]))
 
-  # The function owns the "finalized" trigger; Eventarc triggers below add the other two.
+  # The function owns the "finalized" trigger; Eventarc triggers below add the others.
+  # The bucket is versioned, so deleting a live object emits "archived" (not "deleted"):
+  # the function treats both as the end of that generation.
   registry_function_event = "google.cloud.storage.object.v1.finalized"
   registry_extra_events = {
     deleted          = "google.cloud.storage.object.v1.deleted"
+    archived         = "google.cloud.storage.object.v1.archived"
     metadata-updated = "google.cloud.storage.object.v1.metadataUpdated"
   }
 }

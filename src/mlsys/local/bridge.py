@@ -33,7 +33,7 @@ EVENT_TYPES = {
     "OBJECT_FINALIZE": "google.cloud.storage.object.v1.finalized",
     "OBJECT_DELETE": "google.cloud.storage.object.v1.deleted",
     "OBJECT_METADATA_UPDATE": "google.cloud.storage.object.v1.metadataUpdated",
-    "OBJECT_ARCHIVE": "google.cloud.storage.object.v1.archived",
+    "OBJECT_ARCHIVE": "google.cloud.storage.object.v1.archived",  # not sent by fake-gcs-server
 }
 
 #: Delivery retry policy: like an Eventarc trigger with retries on, but bounded for a laptop.

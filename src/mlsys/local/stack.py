@@ -33,6 +33,12 @@ PROJECT_ID = "mlsys-local"
 PUBSUB_TOPIC = "gcs-object-events"
 STARTUP_TIMEOUT_S = 60.0
 FUNCTION_TARGET = "on_gcs_event"
+PORT_ATTEMPTS = 3
+_PORT_CLASH = ("address already in use", "failed to bind", "bind: address")
+
+
+def _is_port_clash(message: str) -> bool:
+    return any(marker in message.lower() for marker in _PORT_CLASH)
 
 
 @dataclass
@@ -131,6 +137,21 @@ class LocalStack:
                     f"state in {self.state_file}); use `mlsys local status` or `mlsys local down`"
                 )
             self.down()  # stale state from a crashed stack: clean it up first
+        for attempt in range(1, PORT_ATTEMPTS + 1):
+            try:
+                return self._up_once(on_ready, components, owner_pid)
+            except LocalStackError as exc:
+                # Free ports are picked before binding: another process can take one first.
+                if attempt == PORT_ATTEMPTS or not _is_port_clash(exc.message):
+                    raise
+        raise AssertionError("unreachable")
+
+    def _up_once(
+        self,
+        on_ready: Callable[[str], None] | None,
+        components: tuple[str, ...] | None,
+        owner_pid: int | None,
+    ) -> StackInfo:
         start = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
         ports = {
