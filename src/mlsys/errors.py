@@ -162,3 +162,10 @@ class LocalStackError(MlsysError):
 
     code = "LOCAL_STACK_ERROR"
     http_status = 503
+
+
+# -- prediction ---------------------------------------------------------------------------------
+class PredictionFailed(Unprocessable):
+    """The model raised on the input rows (e.g. NULLs a model without imputation rejects)."""
+
+    code = "PREDICTION_FAILED"

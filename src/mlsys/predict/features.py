@@ -1,0 +1,160 @@
+"""Which input columns a model takes, whether the input table has them, and how a chunk of
+Arrow rows becomes the model's input (a float matrix, or a DataFrame of raw columns)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+
+from mlsys.errors import FeatureTypeError, MissingFeatures, SchemaMismatch
+
+_NUMERIC_DTYPES = ("int", "uint", "float", "bool", "Int", "UInt", "Float", "boolean", "double")
+_TEXT_DTYPES = ("object", "str", "string", "category")
+
+
+@dataclass(frozen=True)
+class Feature:
+    """One model input column; ``kind`` is ``numeric``, ``text`` or None (anything)."""
+
+    name: str
+    kind: str | None = None
+
+
+@dataclass(frozen=True)
+class FeaturePlan:
+    """The features in model order, and whether the model wants a DataFrame."""
+
+    features: tuple[Feature, ...]
+    as_frame: bool
+
+    @property
+    def names(self) -> list[str]:
+        return [f.name for f in self.features]
+
+    @property
+    def numeric(self) -> bool:
+        return all(f.kind == "numeric" for f in self.features)
+
+
+def kind_of_dtype(dtype: str | None) -> str | None:
+    """``numeric``/``text`` for a pandas/numpy dtype name from ``metadata.json``."""
+    if not dtype:
+        return None
+    if dtype.startswith(_NUMERIC_DTYPES):
+        return "numeric"
+    if dtype.startswith(_TEXT_DTYPES):
+        return "text"
+    return None
+
+
+def plan_features(model: Any, metadata: Mapping[str, Any] | None) -> FeaturePlan:
+    """Features from ``metadata.json`` ``features`` (ordered), else ``feature_names_in_``.
+
+    A model that does its own preprocessing (a Pipeline, a ColumnTransformer, an ONNX graph with
+    named inputs) gets raw columns in a DataFrame; a bare estimator gets a float matrix.
+    """
+    names_in = getattr(model, "feature_names_in_", None)
+    declared = (metadata or {}).get("features") or None
+    if declared:
+        features = tuple(_feature_of(item) for item in declared)
+    elif names_in is not None:
+        features = tuple(Feature(str(n)) for n in names_in)
+    else:
+        raise SchemaMismatch(
+            "the model does not say which columns it takes: expected `features` in its "
+            "metadata.json or a model fitted on a DataFrame (feature_names_in_)"
+        )
+    raw = _does_own_preprocessing(model)
+    if not raw:  # a bare estimator: every feature is a number
+        features = tuple(Feature(f.name, f.kind or "numeric") for f in features)
+    return FeaturePlan(features=features, as_frame=names_in is not None or raw)
+
+
+def check_input(schema: pa.Schema, plan: FeaturePlan) -> None:
+    """Raise :class:`MissingFeatures` / :class:`FeatureTypeError` naming the columns."""
+    missing = [f.name for f in plan.features if f.name not in schema.names]
+    if missing:
+        raise MissingFeatures(
+            f"input table lacks feature column(s) {', '.join(missing)}: the model takes "
+            f"{', '.join(plan.names)}",
+            details={"missing": missing},
+        )
+    wrong = []
+    for feature in plan.features:
+        found = schema.field(feature.name).type
+        if feature.kind == "numeric" and not _is_numeric(found):
+            wrong.append(f"{feature.name} (expected a number, found {found})")
+        elif feature.kind == "text" and not _is_text(found):
+            wrong.append(f"{feature.name} (expected a string, found {found})")
+    if wrong:
+        raise FeatureTypeError(
+            f"feature column(s) with the wrong type: {'; '.join(wrong)}",
+            details={"columns": [w.split(" ", 1)[0] for w in wrong]},
+        )
+
+
+def model_input(batch: pa.RecordBatch, plan: FeaturePlan) -> Any:
+    """The model's input for one chunk: NULLs become NaN, columns in model order."""
+    if plan.numeric:
+        matrix = np.empty((batch.num_rows, len(plan.features)), dtype=np.float64)
+        for j, name in enumerate(plan.names):
+            column = batch.column(name)
+            if not pa.types.is_floating(column.type) or column.type != pa.float64():
+                column = column.cast(pa.float64())
+            matrix[:, j] = column.to_numpy(zero_copy_only=False)
+        if not plan.as_frame:
+            return matrix
+        import pandas as pd
+
+        return pd.DataFrame(matrix, columns=plan.names, copy=False)
+    frame = batch.select(plan.names).to_pandas()
+    for name in plan.names:
+        if frame[name].dtype == object:  # sklearn imputers see NaN as missing, not None
+            frame[name] = frame[name].where(frame[name].notna(), np.nan)
+    return frame
+
+
+def default_id_columns(schema: pa.Schema, plan: FeaturePlan, reserved: Iterable[str]) -> list[str]:
+    """Every input column that is not a feature (nor an output column name)."""
+    skip = set(plan.names) | set(reserved)
+    return [name for name in schema.names if name not in skip]
+
+
+def _feature_of(item: Any) -> Feature:
+    if isinstance(item, str):
+        return Feature(item)
+    if isinstance(item, Mapping) and isinstance(item.get("name"), str):
+        return Feature(item["name"], kind_of_dtype(item.get("dtype")))
+    raise SchemaMismatch(f"metadata feature {item!r}: expected a name or {{name, dtype}}")
+
+
+def _does_own_preprocessing(model: Any) -> bool:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.pipeline import Pipeline
+
+    if isinstance(model, ColumnTransformer):
+        return True
+    if isinstance(model, Pipeline):
+        return any(_does_own_preprocessing(step) for _, step in model.steps) or (
+            len(model.steps) > 1
+        )
+    return getattr(model, "single_input", True) is False  # ONNX with one input per column
+
+
+def _is_numeric(t: pa.DataType) -> bool:
+    return (
+        pa.types.is_integer(t)
+        or pa.types.is_floating(t)
+        or pa.types.is_boolean(t)
+        or (pa.types.is_decimal(t))
+    )
+
+
+def _is_text(t: pa.DataType) -> bool:
+    if pa.types.is_dictionary(t):
+        return _is_text(t.value_type)
+    return pa.types.is_string(t) or pa.types.is_large_string(t)

@@ -1,0 +1,193 @@
+"""Prediction job records: status, counts, errors; and the stores that keep them.
+
+Several service instances (Cloud Run) must agree on a job's state, so the store of record is
+BigQuery: append-only status rows in ``mlsys_{env}.prediction_jobs``, the latest row per job
+wins. :class:`MemoryJobStore` is the same Protocol in memory (benchmarks, unit tests).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import functools
+import logging
+import re
+import threading
+import uuid
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+from google.api_core import exceptions as gexc
+
+from mlsys.clients import bigquery_client
+from mlsys.errors import InvalidIdentifier
+from mlsys.settings import check_env, get_settings
+
+log = logging.getLogger(__name__)
+
+JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+JOBS_TABLE = "prediction_jobs"
+#: A "running" record not updated for this long belongs to a crashed worker: a retry may take
+#: the job over. Running jobs heartbeat every PROGRESS_INTERVAL_S.
+STALE_AFTER_S = 300.0
+PROGRESS_INTERVAL_S = 5.0
+
+
+class JobStatus(StrEnum):
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+def check_job_id(job_id: str) -> str:
+    """A job id of letters, digits, ``-`` and ``_`` (it names a staging table)."""
+    if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
+        raise InvalidIdentifier(
+            f"invalid job_id {job_id!r}: expected 1-64 letters, digits, '-' or '_'"
+        )
+    return job_id
+
+
+def new_job_id() -> str:
+    return f"{dt.datetime.now(dt.UTC):%Y%m%d%H%M%S}-{uuid.uuid4().hex[:12]}"
+
+
+def now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+@dataclass
+class JobRecord:
+    """The state of one prediction job, as reported by ``GET /jobs/{job_id}``."""
+
+    job_id: str
+    env: str
+    status: str
+    input_table: str
+    output_table: str
+    model_name: str
+    model_version: int | None = None
+    write_disposition: str = "append"
+    rows_total: int | None = None
+    rows_done: int = 0
+    rows_written: int = 0
+    error_code: str | None = None
+    error_message: str | None = None
+    created_at: dt.datetime = field(default_factory=now)
+    updated_at: dt.datetime = field(default_factory=now)
+    finished_at: dt.datetime | None = None
+
+    def to_row(self) -> dict[str, Any]:
+        row = dataclasses.asdict(self)
+        for key in ("created_at", "updated_at", "finished_at"):
+            if row[key] is not None:
+                row[key] = row[key].isoformat()
+        return row
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> JobRecord:
+        names = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in row.items() if k in names})
+
+    @property
+    def is_stale(self) -> bool:
+        return (now() - self.updated_at).total_seconds() > STALE_AFTER_S
+
+
+class JobStore(Protocol):
+    def save(self, record: JobRecord) -> None: ...
+
+    def get(self, job_id: str) -> JobRecord | None: ...
+
+
+class MemoryJobStore:
+    """Job records in this process only."""
+
+    def __init__(self) -> None:
+        self._records: dict[str, JobRecord] = {}
+        self._lock = threading.Lock()
+
+    def save(self, record: JobRecord) -> None:
+        with self._lock:
+            self._records[record.job_id] = dataclasses.replace(record)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        with self._lock:
+            record = self._records.get(job_id)
+            return dataclasses.replace(record) if record else None
+
+
+class BigQueryJobStore:
+    """Append-only status rows in ``mlsys_{env}.prediction_jobs``; the latest row wins.
+
+    Records of jobs running in this process are also kept in memory, so their progress is
+    reported live here while other instances see the (throttled) rows in BigQuery.
+    """
+
+    def __init__(self, env: str) -> None:
+        settings = get_settings()
+        self.env = check_env(env)
+        self.table_id = f"{settings.gcp_project_id}.{settings.dataset_for(env)}.{JOBS_TABLE}"
+        self.local = MemoryJobStore()
+        self._ready = False
+
+    def _ensure_table(self) -> None:
+        if self._ready:
+            return
+        from google.cloud import bigquery
+
+        S = bigquery.SchemaField
+        schema = [
+            S("job_id", "STRING", "REQUIRED"),
+            S("env", "STRING"),
+            S("status", "STRING"),
+            S("input_table", "STRING"),
+            S("output_table", "STRING"),
+            S("model_name", "STRING"),
+            S("model_version", "INTEGER"),
+            S("write_disposition", "STRING"),
+            S("rows_total", "INTEGER"),
+            S("rows_done", "INTEGER"),
+            S("rows_written", "INTEGER"),
+            S("error_code", "STRING"),
+            S("error_message", "STRING"),
+            S("created_at", "TIMESTAMP"),
+            S("updated_at", "TIMESTAMP"),
+            S("finished_at", "TIMESTAMP"),
+        ]
+        bigquery_client().create_table(bigquery.Table(self.table_id, schema=schema), exists_ok=True)
+        self._ready = True
+
+    def save(self, record: JobRecord) -> None:
+        self.local.save(record)
+        self._ensure_table()
+        errors = bigquery_client().insert_rows_json(self.table_id, [record.to_row()])
+        if errors:
+            log.error("could not record job %s: %s", record.job_id, errors)
+
+    def get(self, job_id: str) -> JobRecord | None:
+        mine = self.local.get(job_id)
+        if mine is not None:
+            return mine
+        from google.cloud import bigquery
+
+        self._ensure_table()
+        config = bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("job_id", "STRING", job_id)]
+        )
+        sql = (
+            f"SELECT * FROM `{self.table_id}` WHERE job_id = @job_id "
+            "ORDER BY updated_at DESC LIMIT 1"
+        )
+        try:
+            rows = list(bigquery_client().query(sql, job_config=config).result())
+        except gexc.NotFound:
+            return None
+        return JobRecord.from_row(dict(rows[0].items())) if rows else None
+
+
+@functools.cache
+def job_store(env: str) -> JobStore:
+    """The job store of ``env`` (the one place that chooses the implementation)."""
+    return BigQueryJobStore(env)
