@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from mlsys.errors import MlsysError
-from service.routes import health
+from service.routes import health, models, jobs, predict
 
 log = logging.getLogger("mlsys.service")
 
@@ -21,6 +21,9 @@ def create_app() -> FastAPI:
         description="Batch predictions BigQuery -> BigQuery and the model registry.",
     )
     app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(predict.router)
+    app.include_router(jobs.router)
     _install_error_handlers(app)
     return app
 

@@ -23,9 +23,11 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import demo, local
+    from mlsys.cli import demo, local, models
 
     app.add_typer(local.app, name="local")
+    app.add_typer(models.app, name="models")
+    app.add_typer(models.registry_app, name="registry")
     app.command("demo")(demo.demo)
 
 

@@ -1,0 +1,128 @@
+"""``mlsys models list|show`` and ``mlsys registry sync``: the registry from the terminal."""
+
+from __future__ import annotations
+
+import json
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from mlsys.cli import console
+from mlsys.settings import get_settings
+
+app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
+registry_app = typer.Typer(help="Maintain the model registry.", no_args_is_help=True)
+
+EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")]
+
+
+def _env(env: str | None) -> str:
+    return env or get_settings().mlsys_env
+
+
+@app.command("list")
+def list_(
+    env: EnvOption = None,
+    search: Annotated[str | None, typer.Option(help="Text in the name or description")] = None,
+    tag: Annotated[
+        list[str] | None, typer.Option(help="Only models with this tag (repeat)")
+    ] = None,
+    limit: int = 50,
+    page_token: str | None = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """List the models of an environment with their latest version."""
+    from mlsys.registry import list_models
+
+    env = _env(env)
+    page = list_models(env, search=search, tags=tag, limit=limit, page_token=page_token)
+    if as_json:
+        console.print_json(page.model_dump_json())
+        return
+    table = Table(
+        "model", "latest", "versions", "description", "tags", "metrics", title=f"models in {env}"
+    )
+    for m in page.models:
+        table.add_row(
+            m.model_name,
+            m.latest_version_label,
+            str(m.versions),
+            m.description or "",
+            ", ".join(m.tags),
+            ", ".join(f"{k}={v:g}" for k, v in m.metrics.items()),
+        )
+    console.print(table)
+    if page.next_page_token:
+        console.print(f"more: --page-token {page.next_page_token}")
+
+
+@app.command()
+def show(
+    name: str,
+    version: Annotated[str | None, typer.Argument(help="vN, N, latest or an alias")] = None,
+    env: EnvOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show a model's versions, or one version in full."""
+    from mlsys.registry import get_version, list_versions
+
+    env = _env(env)
+    if version is not None:
+        mv = get_version(env, name, version)
+        console.print_json(mv.model_dump_json()) if as_json else console.print(
+            _version_text(mv.model_dump(mode="json"))
+        )
+        return
+    versions = list_versions(env, name)
+    if as_json:
+        console.print_json(json.dumps([v.model_dump(mode="json") for v in versions]))
+        return
+    table = Table(
+        "version",
+        "status",
+        "format",
+        "size",
+        "sha256",
+        "registered",
+        "uploader",
+        "metrics",
+        title=f"{name} in {env}",
+    )
+    for v in versions:
+        table.add_row(
+            v.version_label,
+            v.status,
+            v.artifact_format or "",
+            f"{v.file_size_bytes or 0:,}",
+            (v.sha256 or "")[:12],
+            f"{v.registered_at:%Y-%m-%d %H:%M:%S}" if v.registered_at else "",
+            v.uploader or "",
+            ", ".join(f"{k}={x:g}" for k, x in v.metrics.items()),
+        )
+    console.print(table)
+
+
+def _version_text(data: dict[str, object]) -> str:
+    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in data.items() if v not in (None, [], {}))
+
+
+@registry_app.command()
+def sync(env: EnvOption = None) -> None:
+    """Rescan the env's bucket and register whatever events missed (safe to repeat)."""
+    from rich.progress import Progress
+
+    from mlsys.registry.sync import sync_bucket
+
+    env = _env(env)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task(f"scanning {get_settings().bucket_for(env)}", total=None)
+        report = sync_bucket(env, progress=lambda n: progress.update(task, completed=n))
+    console.print(
+        f"[bold]{report.bucket}[/]: scanned {report.scanned} objects, "
+        f"{report.already_recorded} already recorded; registered "
+        f"{len(report.registered)}, rejected {len(report.rejected)}, "
+        f"marked deleted {len(report.deleted)}"
+    )
+    for name in report.rejected:
+        console.print(f"  [yellow]rejected[/] {name}")
