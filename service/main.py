@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from mlsys.errors import MlsysError
-from service.routes import health, models, jobs, predict
+from service.routes import health, jobs, models, predict
 
 log = logging.getLogger("mlsys.service")
 

@@ -23,12 +23,13 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import demo, local, models
+    from mlsys.cli import demo, local, models, predict
 
     app.add_typer(local.app, name="local")
     app.add_typer(models.app, name="models")
     app.add_typer(models.registry_app, name="registry")
     app.command("demo")(demo.demo)
+    app.command("predict")(predict.predict)
 
 
 def main() -> None:

@@ -1,0 +1,50 @@
+"""``/predict``: batch prediction from a BigQuery table into a BigQuery table."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import JSONResponse
+
+from mlsys.predict import run_prediction, start_prediction
+from service.deps import SettingsDep
+from service.schemas import JobResponse, PredictRequest
+
+router = APIRouter(tags=["predict"])
+
+
+@router.get("/predict", response_model=JobResponse)
+def predict_get(
+    settings: SettingsDep,
+    input_table: Annotated[str, Query(description="project.dataset.table to read")],
+    output_table: Annotated[str, Query(description="project.dataset.table to write")],
+    model_name: str,
+    model_version: str = "latest",
+    env: str | None = None,
+) -> JobResponse:
+    """The seed's interface: predict now, append to the output."""
+    request = PredictRequest(
+        env=env,
+        input_table=input_table,
+        output_table=output_table,
+        model_name=model_name,
+        model_version=model_version,
+    )
+    return JobResponse.of(run_prediction(**request.pipeline_args(settings.mlsys_env)))
+
+
+@router.post(
+    "/predict",
+    response_model=JobResponse,
+    responses={202: {"model": JobResponse, "description": "accepted (async)"}},
+)
+def predict_post(request: PredictRequest, settings: SettingsDep) -> JSONResponse:
+    """Predict now (200), or with ``"async": true`` return at once (202) and run in the
+    background; a retry with the same ``job_id`` never writes the rows twice."""
+    args = request.pipeline_args(settings.mlsys_env)
+    if request.run_async:
+        record = start_prediction(**args)
+        return JSONResponse(JobResponse.of(record).model_dump(mode="json"), status_code=202)
+    record = run_prediction(**args)
+    return JSONResponse(JobResponse.of(record).model_dump(mode="json"))
