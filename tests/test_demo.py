@@ -14,6 +14,9 @@ def test_demo_loads_trains_uploads_and_reads_back(stack, settings):
     # The session stack is already up (and exported), so the demo must not start another.
     summary = run_demo(console, start_stack=False)
     assert summary["roundtrip_identical"]
+    # registered by itself through the event path, with its metadata parsed
+    assert summary["registered"].version_label == f"v{summary['version']}"
+    assert summary["registered"].metrics["cv_accuracy"] == round(summary["cv_accuracy"], 4)
     assert summary["cv_accuracy"] > 0.7
     project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
     n = bq_get(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.titanic`")["n"].iloc[0]
@@ -22,4 +25,4 @@ def test_demo_loads_trains_uploads_and_reads_back(stack, settings):
     cols = bq_get(f"SELECT * FROM `{project}.{dataset}.titanic_test` LIMIT 1").columns
     assert "Survived" not in cols
     assert b'"features"' in gcs_get(summary["bucket"], f"{summary['prefix']}/metadata.json")
-    assert "uploaded" in console.export_text()
+    assert "registered by itself" in console.export_text()

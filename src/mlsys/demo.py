@@ -16,6 +16,7 @@ from mlsys.bq import bq_put
 from mlsys.examples import titanic
 from mlsys.gcs import gcs_get, gcs_get_pickle, gcs_list_blobs, gcs_put, gcs_put_pickle
 from mlsys.local.stack import LocalStack
+from mlsys.registry import wait_for_version
 from mlsys.settings import get_settings, reset_settings
 
 
@@ -96,6 +97,14 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         f" and metadata.json"
     )
 
+    registered = wait_for_version("dev", titanic.MODEL_NAME, version, timeout=60)
+    console.print(
+        f"[green]✓[/] registered by itself in [cyan]{dataset}.model_registry[/] "
+        f"{time.monotonic() - uploaded:.1f}s after the upload (GCS event → function): "
+        f"{registered.version_label}, sha256 {(registered.sha256 or '-')[:12]}…, "
+        f"metrics {registered.metrics}"
+    )
+
     restored = gcs_get_pickle(bucket, f"{prefix}/model.pkl")
     same = bool((restored.predict(x) == model.predict(x)).all())
     accuracy = float(accuracy_score(y, restored.predict(x)))
@@ -105,6 +114,7 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     )
     return {
         "version": version,
+        "registered": registered,
         "bucket": bucket,
         "prefix": prefix,
         "uploaded_at": uploaded,
