@@ -80,6 +80,7 @@ def prepare_prediction(
     write_disposition: str = "append",
     job_id: str | None = None,
     store: JobStore | None = None,
+    chunk_rows: int | None = None,
 ) -> PreparedJob:
     """Validate the request and load what the job needs; user errors surface here."""
     check_env(env)
@@ -110,7 +111,7 @@ def prepare_prediction(
             return PreparedJob(record=done, store=store, reused=True)
     model = resolve_model(env, model_name, model_version)
     record.model_version = model.version
-    source = BigQueryReadSource(source_ref, chunk_rows=settings.predict_chunk_rows)
+    source = BigQueryReadSource(source_ref, chunk_rows=chunk_rows or settings.predict_chunk_rows)
     features = plan_features(model.model, model.metadata)
     check_input(source.schema, features)
     if id_columns is None:
@@ -123,7 +124,9 @@ def prepare_prediction(
         model_version=model.version,
         job_id=job_id,
     )
-    sink = BigQuerySink(output_ref, job_id=job_id, disposition=write_disposition)
+    sink = BigQuerySink(
+        output_ref, job_id=job_id, disposition=write_disposition, flush_rows=chunk_rows or 0
+    )
     if retry and write_disposition == "append":
         published = sink.already_published()
         if published:  # the record was lost but the rows are there: never publish twice

@@ -146,10 +146,13 @@ class BigQueryReadSource(_BigQueryTable):
         if not session.streams:  # an empty table has no stream
             return
 
+        schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
+
         def read(stream_name: str) -> Iterator[pa.RecordBatch]:
-            for page in client.read_rows(stream_name).rows(session).pages:
-                batch = page.to_arrow()
-                yield from batch.to_batches() if isinstance(batch, pa.Table) else [batch]
+            # ReadRowsStream resumes at the right offset on transient errors.
+            for message in client.read_rows(stream_name):
+                data = message.arrow_record_batch.serialized_record_batch
+                yield pa.ipc.read_record_batch(pa.py_buffer(data), schema)
 
         readers = [read(s.name) for s in session.streams]
         raw = _merge_threaded(readers)  # even one stream: reading overlaps scoring
