@@ -64,3 +64,11 @@ def test_env_var_wins_over_local_env(tmp_path, monkeypatch):
         assert settings_module.get_settings().gcp_project_id == "from-env"
     finally:
         settings_module.get_settings.cache_clear()
+
+
+def test_env_example_documents_every_setting():
+    from pathlib import Path
+
+    text = (Path(__file__).resolve().parents[1] / ".env.example").read_text()
+    missing = [f.alias for f in Settings.model_fields.values() if f.alias and f.alias not in text]
+    assert missing == []
