@@ -66,6 +66,13 @@ class Settings(BaseSettings):
     actor: str | None = Field(None, alias="MLSYS_ACTOR")
     log_level: str = Field("INFO", alias="MLSYS_LOG_LEVEL")
 
+    # Sharded prediction on Cloud Run Jobs (mlsys.jobs): Cloud Run sets the task variables.
+    cloud_run_task_index: int = Field(0, alias="CLOUD_RUN_TASK_INDEX", ge=0)
+    cloud_run_task_count: int = Field(1, alias="CLOUD_RUN_TASK_COUNT", gt=0)
+    cloud_run_task_attempt: int = Field(0, alias="CLOUD_RUN_TASK_ATTEMPT", ge=0)
+    predict_job_name: str | None = Field(None, alias="MLSYS_PREDICT_JOB")
+    cloud_run_endpoint: str | None = Field(None, alias="MLSYS_CLOUD_RUN_ENDPOINT")
+
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod
     def _with_scheme(cls, value: str | None) -> str | None:
