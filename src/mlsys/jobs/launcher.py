@@ -140,19 +140,22 @@ def jobs_client(settings: Settings | None = None) -> run_v2.JobsClient:
     """A Cloud Run Jobs client (REST), pointed at ``MLSYS_CLOUD_RUN_ENDPOINT`` if set."""
     from google.cloud import run_v2
 
-    settings = settings or get_settings()
+    return run_v2.JobsClient(**_client_args(settings or get_settings()))
+
+
+def _client_args(settings: Settings) -> dict[str, Any]:
     if settings.cloud_run_endpoint:
-        return run_v2.JobsClient(
-            credentials=AnonymousCredentials(),
-            transport="rest",
-            client_options=ClientOptions(api_endpoint=settings.cloud_run_endpoint),
-        )
+        return {
+            "credentials": AnonymousCredentials(),
+            "transport": "rest",
+            "client_options": ClientOptions(api_endpoint=settings.cloud_run_endpoint),
+        }
     if settings.uses_emulators:
         raise ConfigError(
             "the local emulators are configured but MLSYS_CLOUD_RUN_ENDPOINT is not: refusing "
             "to start a real Cloud Run Job from a local stack"
         )
-    return run_v2.JobsClient(transport="rest")
+    return {"transport": "rest"}
 
 
 def job_resource(env: str, settings: Settings | None = None) -> str:
@@ -190,19 +193,11 @@ def run_job(plan: ShardPlan) -> str:
     return str(name)
 
 
-def execution_progress(execution: str) -> dict[str, int | bool]:
+def execution_progress(execution: str) -> dict[str, int]:
     """Task counts of a Cloud Run execution (running, succeeded, failed, retried)."""
     from google.cloud import run_v2
 
-    settings = get_settings()
-    if settings.cloud_run_endpoint:
-        client = run_v2.ExecutionsClient(
-            credentials=AnonymousCredentials(),
-            transport="rest",
-            client_options=ClientOptions(api_endpoint=settings.cloud_run_endpoint),
-        )
-    else:
-        client = run_v2.ExecutionsClient(transport="rest")
+    client = run_v2.ExecutionsClient(**_client_args(get_settings()))
     found = client.get_execution(name=execution)
     return {
         "task_count": found.task_count,
@@ -210,7 +205,7 @@ def execution_progress(execution: str) -> dict[str, int | bool]:
         "succeeded": found.succeeded_count,
         "failed": found.failed_count,
         "retried": found.retried_count,
-        "done": found.completion_time is not None and bool(found.completion_time),
+        "done": int(bool(found.completion_time)),
     }
 
 
