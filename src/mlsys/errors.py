@@ -169,3 +169,16 @@ class PredictionFailed(Unprocessable):
     """The model raised on the input rows (e.g. NULLs a model without imputation rejects)."""
 
     code = "PREDICTION_FAILED"
+
+
+# -- promotion and lifecycle ----------------------------------------------------------------
+class VersionInUse(Conflict):
+    """The version is serving (e.g. archiving the champion)."""
+
+    code = "VERSION_IN_USE"
+
+
+class RollbackUnavailable(Conflict):
+    """There is no usable ``previous`` version to roll back to."""
+
+    code = "ROLLBACK_UNAVAILABLE"

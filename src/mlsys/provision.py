@@ -67,3 +67,8 @@ def ensure_environment(
         from mlsys.registry.store import BigQueryRegistryStore
 
         BigQueryRegistryStore(env, settings).ensure_tables()
+        from mlsys import audit
+        from mlsys.registry import aliases
+
+        audit.ensure_table(env, settings)
+        aliases.ensure_table(env, settings)

@@ -14,6 +14,7 @@ from typing import Any
 
 from google.api_core import exceptions as gexc
 
+from mlsys.audit import record_registration
 from mlsys.errors import ArtifactPathError, MetadataError
 from mlsys.registry.contract import ArtifactPath, parse_artifact_path, parse_metadata
 from mlsys.registry.records import (
@@ -57,6 +58,8 @@ def handle_cloudevent(
     )
     target = store or registry_store(event.environment or settings.mlsys_env)
     target.append([event])
+    if store is None:  # after the append: an audit failure retries, never loses the row
+        record_registration(event)
     level = logging.WARNING if event.status == STATUS_REJECTED else logging.INFO
     log.log(
         level,

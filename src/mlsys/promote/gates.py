@@ -1,0 +1,259 @@
+"""Promotion gates: each check returns pass/fail/skip with the evidence it looked at.
+
+Order matters: a gate that needs what an earlier gate failed to establish is skipped (and the
+promotion refused), never guessed.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from mlsys.errors import MlsysError, ModelNotFound, VersionNotFound
+from mlsys.promote.config import ModelPolicy, PromotionConfig
+from mlsys.registry import ModelVersion, get_version
+from mlsys.settings import get_settings
+
+log = logging.getLogger("mlsys.promote")
+
+GateStatus = Literal["pass", "fail", "skip"]
+GATES = ("registered", "metadata", "metrics", "schema", "smoke")
+
+
+@dataclass(frozen=True)
+class GateResult:
+    """One gate's verdict and the evidence behind it."""
+
+    gate: str
+    status: GateStatus
+    evidence: str
+
+    @property
+    def passed(self) -> bool:
+        return self.status == "pass"
+
+    def to_dict(self) -> dict[str, str]:
+        return {"gate": self.gate, "status": self.status, "evidence": self.evidence}
+
+
+@dataclass
+class Candidate:
+    """What the gates examine: a version of ``model_name`` in ``from_env`` bound for ``to_env``."""
+
+    model_name: str
+    version: int
+    from_env: str
+    to_env: str
+    config: PromotionConfig
+    found: ModelVersion | None = None
+    serving: ModelVersion | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def policy(self) -> ModelPolicy | None:
+        return self.config.policy(self.model_name)
+
+    @property
+    def mv(self) -> ModelVersion:
+        assert self.found is not None, "the registered gate runs first"
+        return self.found
+
+
+def run_gates(
+    candidate: Candidate, *, on_result: Callable[[GateResult], None] | None = None
+) -> list[GateResult]:
+    """Every gate in order; a gate whose prerequisite failed is reported as skipped."""
+    results: list[GateResult] = []
+    checks: list[tuple[str, Callable[[Candidate], GateResult], tuple[str, ...]]] = [
+        ("registered", gate_registered, ()),
+        ("metadata", gate_metadata, ("registered",)),
+        ("metrics", gate_metrics, ("registered", "metadata")),
+        ("schema", gate_schema, ("registered", "metadata")),
+        ("smoke", gate_smoke, ("registered",)),
+    ]
+    status: dict[str, GateStatus] = {}
+    for name, check, needs in checks:
+        missing = [n for n in needs if status.get(n) != "pass"]
+        if missing:
+            result = GateResult(name, "skip", f"not checked: gate {missing[0]!r} did not pass")
+        else:
+            result = check(candidate)
+        status[name] = result.status
+        results.append(result)
+        if on_result is not None:
+            on_result(result)
+    return results
+
+
+# -- the gates ----------------------------------------------------------------------------------
+def gate_registered(c: Candidate) -> GateResult:
+    """The version is registered (not deleted, not archived) in the source environment."""
+    from mlsys.promote.lifecycle import archived_versions
+
+    try:
+        c.found = get_version(c.from_env, c.model_name, c.version)
+    except (ModelNotFound, VersionNotFound) as exc:
+        return GateResult("registered", "fail", exc.message)
+    if c.version in archived_versions(c.from_env, c.model_name):
+        return GateResult(
+            "registered", "fail", f"v{c.version} of {c.model_name!r} is archived in {c.from_env}"
+        )
+    mv = c.mv
+    return GateResult(
+        "registered",
+        "pass",
+        f"{mv.version_label} registered in {c.from_env} at {mv.registered_at:%Y-%m-%d %H:%M:%S}"
+        f" ({mv.artifact_format}, {mv.file_size_bytes or 0:,} bytes, sha256 "
+        f"{(mv.sha256 or '?')[:12]}…)",
+    )
+
+
+def gate_metadata(c: Candidate) -> GateResult:
+    """metadata.json is present, valid, and lists the features."""
+    mv = c.mv
+    if mv.metadata_error:
+        return GateResult("metadata", "fail", f"metadata.json is invalid: {mv.metadata_error}")
+    if mv.metadata is None:
+        return GateResult(
+            "metadata", "fail", f"no metadata.json registered beside {mv.object_name}"
+        )
+    if not mv.features:
+        return GateResult("metadata", "fail", "metadata.json has no 'features' (name, dtype)")
+    metrics = ", ".join(f"{k}={v:g}" for k, v in mv.metrics.items()) or "none"
+    return GateResult(
+        "metadata",
+        "pass",
+        f"{len(mv.features)} features, target {mv.metadata.get('target') or '?'}, "
+        f"metrics {metrics}",
+    )
+
+
+def gate_metrics(c: Candidate) -> GateResult:
+    """Every threshold of promotion.yaml is met by the metrics of metadata.json."""
+    policy = c.policy
+    if policy is None or not policy.thresholds:
+        return GateResult(
+            "metrics",
+            "fail",
+            f"no thresholds for {c.model_name!r} in {c.config.source}: add e.g. "
+            f"'{c.model_name}: {{metrics: {{accuracy: \">= 0.8\"}}}}'",
+        )
+    parts, ok = [], True
+    for threshold in policy.thresholds:
+        actual = c.mv.metrics.get(threshold.metric)
+        if actual is None:
+            ok = False
+            known = ", ".join(sorted(c.mv.metrics)) or "none"
+            parts.append(f"{threshold.metric} missing from metadata metrics (has: {known})")
+            continue
+        met = threshold.check(actual)
+        ok = ok and met
+        parts.append(f"{threshold.metric} {actual:g} {'meets' if met else 'FAILS'} {threshold}")
+    return GateResult("metrics", "pass" if ok else "fail", "; ".join(parts))
+
+
+def gate_schema(c: Candidate) -> GateResult:
+    """The features are compatible with the version serving (champion) in the target env."""
+    try:
+        c.serving = get_version(c.to_env, c.model_name, "champion")
+    except (ModelNotFound, VersionNotFound):
+        return GateResult(
+            "schema", "pass", f"no champion of {c.model_name!r} in {c.to_env} yet: nothing to match"
+        )
+    serving = c.serving
+    if serving.model_version == c.version:
+        return GateResult("schema", "pass", f"v{c.version} is already the champion of {c.to_env}")
+    problems, notes = compare_features(c.mv.features or [], serving.features or [])
+    against = f"against champion {serving.version_label} of {c.to_env}"
+    if problems:
+        return GateResult(
+            "schema", "fail", f"incompatible {against}: " + "; ".join(problems + notes)
+        )
+    return GateResult(
+        "schema", "pass", f"compatible {against}" + (": " + "; ".join(notes) if notes else "")
+    )
+
+
+def gate_smoke(c: Candidate) -> GateResult:
+    """Predict a small sample with the candidate through the real prediction pipeline."""
+    from mlsys.bq import bq_get, bq_put
+    from mlsys.clients import bigquery_client
+    from mlsys.identifiers import parse_table_id
+    from mlsys.predict import run_prediction
+
+    policy = c.policy or ModelPolicy()
+    sample = policy.sample_table or (c.mv.metadata or {}).get("training_data")
+    if not sample:
+        return GateResult(
+            "smoke",
+            "fail",
+            f"no sample table: set {c.model_name}.sample_table in {c.config.source} or "
+            "training_data in metadata.json",
+        )
+    settings = get_settings()
+    try:
+        source = parse_table_id(str(sample), default_project=settings.gcp_project_id)
+        scratch = f"{settings.gcp_project_id}.{settings.dataset_for(c.from_env)}"
+        stem = (
+            f"_promote_smoke_{c.model_name.replace('-', '_')}_v{c.version}_{uuid.uuid4().hex[:8]}"
+        )
+        sample_in, sample_out = f"{scratch}.{stem}_in", f"{scratch}.{stem}_out"
+    except MlsysError as exc:
+        return GateResult("smoke", "fail", f"sample table {sample!r}: {exc.message}")
+    try:
+        rows = bq_get(f"SELECT * FROM {source.sql} LIMIT {int(policy.sample_rows)}")
+        if rows.empty:
+            return GateResult("smoke", "fail", f"sample table {source} has no rows")
+        bq_put(rows, sample_in, "WRITE_TRUNCATE")
+        job = run_prediction(
+            env=c.from_env,
+            input_table=sample_in,
+            output_table=sample_out,
+            model_name=c.model_name,
+            model_version=str(c.version),
+            write_disposition="truncate",
+        )
+    except MlsysError as exc:
+        return GateResult("smoke", "fail", f"predicting {source} failed: {exc.code}: {exc.message}")
+    finally:
+        for table in (sample_in, sample_out):
+            bigquery_client().delete_table(table, not_found_ok=True)
+    if job.rows_written != len(rows):
+        return GateResult(
+            "smoke", "fail", f"wrote {job.rows_written} predictions for {len(rows)} sample rows"
+        )
+    return GateResult(
+        "smoke",
+        "pass",
+        f"predicted {job.rows_written} rows of {source} with v{c.version} (job {job.job_id})",
+    )
+
+
+# -- feature schemas ----------------------------------------------------------------------------
+def dtype_family(dtype: str) -> str:
+    """The kind the prediction pipeline checks (numeric or text); other dtypes as they are."""
+    from mlsys.predict.features import kind_of_dtype
+
+    return kind_of_dtype(dtype.strip()) or dtype.strip().lower()
+
+
+def compare_features(
+    candidate: list[dict[str, str]], serving: list[dict[str, str]]
+) -> tuple[list[str], list[str]]:
+    """(problems, notes): a new feature or a change of kind breaks the input tables built for
+    the serving version; dropped features and width changes (int64 -> float64) do not."""
+    new = {f["name"]: f["dtype"] for f in candidate}
+    old = {f["name"]: f["dtype"] for f in serving}
+    problems = [f"new feature {n} ({new[n]})" for n in new if n not in old]
+    notes = [f"feature {n} no longer used" for n in old if n not in new]
+    for name in new.keys() & old.keys():
+        if new[name] == old[name]:
+            continue
+        if dtype_family(new[name]) != dtype_family(old[name]):
+            problems.append(f"{name}: {old[name]} -> {new[name]}")
+        else:
+            notes.append(f"{name}: {old[name]} -> {new[name]} (same kind)")
+    return sorted(problems), sorted(notes)
