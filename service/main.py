@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from mlsys.errors import MlsysError
-from service.routes import health, jobs, models, predict
+from service.routes import health, history, jobs, models, predict
 
 log = logging.getLogger("mlsys.service")
 
@@ -24,6 +24,7 @@ def create_app() -> FastAPI:
     app.include_router(models.router)
     app.include_router(predict.router)
     app.include_router(jobs.router)
+    app.include_router(history.router)
     _install_error_handlers(app)
     return app
 

@@ -23,13 +23,16 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import demo, local, models, predict
+    from mlsys.cli import demo, local, models, predict, promote
 
     app.add_typer(local.app, name="local")
     app.add_typer(models.app, name="models")
     app.add_typer(models.registry_app, name="registry")
     app.command("demo")(demo.demo)
     app.command("predict")(predict.predict)
+    app.command("promote")(promote.promote)
+    app.command("rollback")(promote.rollback)
+    app.command("archive")(promote.archive)
 
 
 def main() -> None:

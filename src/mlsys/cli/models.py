@@ -126,3 +126,36 @@ def sync(env: EnvOption = None) -> None:
     )
     for name in report.rejected:
         console.print(f"  [yellow]rejected[/] {name}")
+
+
+@app.command()
+def history(
+    name: str,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="Only this env's trail (default: all)")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
+    """Show each version's lifecycle stage and the model's audit trail, oldest first."""
+    from mlsys.promote.lifecycle import model_history
+
+    result = model_history(name, env=env)
+    if as_json:
+        console.print_json(result.model_dump_json())
+        return
+    stages = Table("version", "stage", "environments", "aliases", title=f"{name}: stages")
+    for s in result.stages:
+        envs = ", ".join(f"{e}:{status}" for e, status in s.environments.items())
+        stages.add_row(s.version_label, s.stage, envs, ", ".join(s.aliases))
+    console.print(stages)
+    trail = Table("time", "env", "action", "version", "actor", "details", title=f"{name}: audit")
+    for e in result.audit:
+        trail.add_row(
+            f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+            e.environment,
+            e.action,
+            f"v{e.model_version}" if e.model_version is not None else "",
+            e.actor or "",
+            e.details or "",
+        )
+    console.print(trail)

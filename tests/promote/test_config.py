@@ -1,0 +1,72 @@
+"""promotion.yaml parsing and the feature-schema comparison (no stack needed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from mlsys.errors import ConfigError
+from mlsys.promote import load_config, parse_config
+from mlsys.promote.config import parse_threshold
+from mlsys.promote.gates import compare_features
+from tests.conftest import ROOT
+
+
+@pytest.mark.parametrize(
+    "spec, actual, passes",
+    [
+        (">= 0.78", 0.78, True),
+        (">= 0.78", 0.7799, False),
+        ("> 0.5", 0.5, False),
+        ("<= 0.1", 0.05, True),
+        ("< 1e-2", 0.01, False),
+        ("== 1", 1.0, True),
+        (0.8, 0.81, True),
+    ],
+)
+def test_thresholds(spec, actual, passes):
+    assert parse_threshold("m", spec).check(actual) is passes
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        (["titanic"], "must map model names"),
+        ({"m": "accuracy"}, "must be a mapping"),
+        ({"m": {"metrics": {"accuracy": "about 0.8"}}}, "expected an operator"),
+        ({"m": {"metrics": {"accuracy": True}}}, "expected e.g."),
+        ({"m": {"metrics": ["accuracy"]}}, "must map metric names"),
+        ({"m": {"metric": {"accuracy": ">= 1"}}}, "unknown keys"),
+        ({"m": {"sample_rows": 0}}, "positive integer"),
+    ],
+)
+def test_bad_configs_say_what_is_wrong(data, message):
+    with pytest.raises(ConfigError, match=message):
+        parse_config(data)
+
+
+def test_the_repo_config_gates_the_titanic_model():
+    config = load_config(ROOT / "promotion.yaml")
+    policy = config.policy("titanic-survival")
+    assert policy is not None and [str(t) for t in policy.thresholds] == ["accuracy >= 0.78"]
+
+
+def test_missing_config_file(tmp_path):
+    with pytest.raises(ConfigError, match="does not exist"):
+        load_config(tmp_path / "nope.yaml")
+
+
+F = [{"name": "Age", "dtype": "float64"}, {"name": "Sex", "dtype": "object"}]
+
+
+@pytest.mark.parametrize(
+    "candidate, problems, notes",
+    [
+        (F, [], []),
+        ([F[0]], [], ["feature Sex no longer used"]),
+        ([*F, {"name": "Cabin", "dtype": "object"}], ["new feature Cabin (object)"], []),
+        ([{"name": "Age", "dtype": "int64"}, F[1]], [], ["Age: float64 -> int64 (same kind)"]),
+        ([F[0], {"name": "Sex", "dtype": "float64"}], ["Sex: object -> float64"], []),
+    ],
+)
+def test_feature_compatibility(candidate, problems, notes):
+    assert compare_features(candidate, F) == (problems, notes)
