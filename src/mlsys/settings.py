@@ -72,6 +72,7 @@ class Settings(BaseSettings):
     cloud_run_task_attempt: int = Field(0, alias="CLOUD_RUN_TASK_ATTEMPT", ge=0)
     predict_job_name: str | None = Field(None, alias="MLSYS_PREDICT_JOB")
     cloud_run_endpoint: str | None = Field(None, alias="MLSYS_CLOUD_RUN_ENDPOINT")
+    schedules_config: str = Field("schedules.yaml", alias="MLSYS_SCHEDULES_CONFIG")
 
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod

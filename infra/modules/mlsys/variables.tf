@@ -159,7 +159,7 @@ variable "schedules" {
     input_table  = string
     output_table = string
   }))
-  description = "Scheduled batch predictions: Cloud Scheduler calls POST /predict with an OIDC token. version is a version number or an alias name. Tables are project.dataset.table."
+  description = "Extra scheduled batch predictions, added to the entries of schedules.yaml (repo root) for this environment: Cloud Scheduler calls POST /predict with an OIDC token. version is a version number or an alias name. Tables are dataset.table or project.dataset.table."
   default     = []
 }
 

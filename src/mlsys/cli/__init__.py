@@ -23,13 +23,14 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import demo, local, models, predict, promote
+    from mlsys.cli import demo, local, models, predict, promote, schedules
 
     app.add_typer(local.app, name="local")
     app.add_typer(models.app, name="models")
     app.add_typer(models.registry_app, name="registry")
     app.command("demo")(demo.demo)
     app.command("predict")(predict.predict)
+    app.add_typer(schedules.app, name="schedules")
     app.command("promote")(promote.promote)
     app.command("rollback")(promote.rollback)
     app.command("archive")(promote.archive)
