@@ -23,7 +23,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import demo, local, models, predict, promote, schedules
+    from mlsys.cli import bqml, demo, local, models, predict, promote, schedules
 
     app.add_typer(local.app, name="local")
     app.add_typer(models.app, name="models")
@@ -31,6 +31,7 @@ def _register() -> None:
     app.command("demo")(demo.demo)
     app.command("predict")(predict.predict)
     app.add_typer(schedules.app, name="schedules")
+    app.command("export-bqml")(bqml.export_bqml)
     app.command("promote")(promote.promote)
     app.command("rollback")(promote.rollback)
     app.command("archive")(promote.archive)
