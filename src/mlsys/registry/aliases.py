@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -164,7 +165,7 @@ def set_aliases(
         revision = (before.revision if before else 0) + 1
         rows.append(
             AliasRow(
-                alias_id=f"{model_name}/{alias}/{revision}",
+                alias_id=f"{model_name}/{alias}/{revision}/{uuid.uuid4().hex[:12]}",
                 model_name=model_name,
                 alias=alias,
                 model_version=version,
