@@ -24,8 +24,8 @@ from mlsys.schema import bq_schema
 
 log = logging.getLogger(__name__)
 
-#: Rows per load job into the staging table: few enough jobs, bounded memory (~20 MB).
-FLUSH_ROWS = 200_000
+#: Rows per load job into the staging table: few enough jobs, bounded memory (~6 MB of Parquet).
+FLUSH_ROWS = 100_000
 DISPOSITIONS = ("append", "truncate")
 _SAME_TYPE = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
 

@@ -24,10 +24,11 @@ from mlsys.identifiers import TableRef
 if TYPE_CHECKING:
     from google.cloud import bigquery
 
-#: Parallel Storage Read API streams; two keep a 2-core instance busy without oversubscribing.
-READ_STREAMS = 2
+#: Parallel Storage Read API streams. One stream already delivers millions of rows/s, far more
+#: than a model scores on 2 cores; every extra stream adds its gRPC buffers to peak memory.
+READ_STREAMS = 1
 #: Record batches buffered between the readers and the scorer (bounds memory).
-PREFETCH_BATCHES = 4
+PREFETCH_BATCHES = 2
 
 _ARROW_OF_BQ = {
     "INTEGER": pa.int64(),

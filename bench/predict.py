@@ -1,0 +1,385 @@
+"""Batch prediction benchmark: rows/s and peak RSS, side by side, in one run.
+
+    uv run python bench/predict.py                      # 100k and 1M rows, plus 10M for (c)
+    uv run python bench/predict.py --big 0 --write-docs # skip 10M; update docs/benchmarks.md
+
+Variants (each in its own subprocess, which reports its own peak RSS):
+
+(a) bare ``model.predict`` on the in-memory float array: the limit;
+(b) our pipeline with an in-memory Arrow source and sink: our overhead;
+(c) our pipeline against the local BigQuery emulator (Storage Read API in, staging table +
+    atomic publish out);
+(d) the seed's approach against the same emulator: the whole table ``to_dataframe``, predict,
+    ``load_table_from_dataframe``.
+
+The model is a RandomForestClassifier (50 trees, depth 10) on 10 numeric features. The bench
+starts its own emulators (GCS and BigQuery only) in a temporary folder and stops them at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+ROOT = Path(__file__).resolve().parents[1]
+FEATURES = [f"x{i}" for i in range(10)]
+DOCS = ROOT / "docs" / "benchmarks.md"
+START, END = "<!-- bench/predict.py:start -->", "<!-- bench/predict.py:end -->"
+GEN_ROWS = 500_000  # rows per generated Parquet row group
+
+
+# -- data and model ---------------------------------------------------------------------------
+def make_batch(start: int, rows: int) -> pa.RecordBatch:
+    rng = np.random.default_rng(start)
+    columns = {"row_id": pa.array(np.arange(start, start + rows, dtype=np.int64))}
+    columns.update({name: pa.array(rng.random(rows)) for name in FEATURES})
+    return pa.RecordBatch.from_pydict(columns)
+
+
+def write_parquet(path: Path, rows: int) -> None:
+    """``rows`` rows of random features, written a row group at a time (flat memory)."""
+    schema = make_batch(0, 1).schema
+    with pq.ParquetWriter(path, schema) as writer:
+        for start in range(0, rows, GEN_ROWS):
+            writer.write_batch(make_batch(start, min(GEN_ROWS, rows - start)))
+
+
+def train_model(path: Path) -> None:
+    import joblib
+    import pandas as pd
+    from sklearn.ensemble import RandomForestClassifier
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.random((20_000, 10)), columns=FEATURES)
+    y = (x.x0 + x.x1 * x.x2 + 0.1 * rng.standard_normal(len(x)) > 0.8).astype(int)
+    model = RandomForestClassifier(n_estimators=50, max_depth=10, random_state=0).fit(x, y)
+    joblib.dump(model, path)
+
+
+def load_input(client: Any, table_id: str, parquet: Path) -> float:
+    """A Parquet load job into the emulator; returns its seconds."""
+    from google.cloud import bigquery
+
+    from mlsys.schema import bq_schema
+
+    client.delete_table(table_id, not_found_ok=True)
+    schema = bq_schema(pq.read_schema(parquet))
+    client.create_table(bigquery.Table(table_id, schema=schema))
+    config = bigquery.LoadJobConfig(source_format="PARQUET", write_disposition="WRITE_APPEND")
+    start = time.perf_counter()
+    with parquet.open("rb") as handle:
+        client.load_table_from_file(handle, table_id, job_config=config).result()
+    return time.perf_counter() - start
+
+
+# -- the variants, each run in a child process --------------------------------------------------
+def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
+    import joblib
+
+    _preload()
+    model = joblib.load(args.model)
+    first = next(pq.ParquetFile(args.parquet).iter_batches(batch_size=100, columns=FEATURES))
+    warm = first.to_pandas()
+    model.predict(warm)  # first-call costs (lazy imports, thread pools) are not throughput
+    if variant == "a":
+        x = pq.read_table(args.parquet, columns=FEATURES).to_pandas()
+        start = time.perf_counter()
+        rows = len(model.predict(x))
+    elif variant == "b":
+        rows, start = _ours_in_memory(model, args)
+    elif variant == "c":
+        rows, start = _ours_bigquery(model, args)
+    else:
+        rows, start = _seed(model, args)
+    seconds = time.perf_counter() - start
+    return {"variant": variant, "rows": rows, "seconds": seconds, "peak_mib": peak_rss_mib()}
+
+
+def peak_rss_mib() -> float:
+    """This process's peak RSS. ``VmHWM`` is per address space; ``ru_maxrss`` would report
+    the parent's peak in a child that did not outgrow it (Linux keeps it across exec)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _preload() -> None:
+    """Import what every variant uses before the clock starts: we time the work, not imports."""
+    import db_dtypes  # noqa: F401
+    import google.cloud.bigquery
+    import google.cloud.bigquery_storage_v1  # noqa: F401
+    import pandas  # noqa: F401
+    import sklearn.ensemble  # noqa: F401
+
+    import mlsys.predict.pipeline  # noqa: F401
+
+
+def _plan(model: Any, schema: pa.Schema, job_id: str) -> tuple[Any, Any]:
+    from mlsys.predict.features import plan_features
+    from mlsys.predict.output import plan_output
+
+    features = plan_features(model, None)
+    output = plan_output(
+        input_schema=schema,
+        id_columns=["row_id"],
+        model=model,
+        model_name="bench",
+        model_version=1,
+        job_id=job_id,
+    )
+    return features, output
+
+
+def _ours_in_memory(model: Any, args: argparse.Namespace) -> tuple[int, float]:
+    from mlsys.predict.sinks import MemorySink
+    from mlsys.predict.sources import MemorySource
+    from mlsys.predict.stream import predict_stream
+
+    table = pq.read_table(args.parquet)
+    features, output = _plan(model, table.schema, "bench-b")
+    sink = MemorySink(keep=False)  # counts rows: the output is not the input's twin in memory
+    start = time.perf_counter()
+    result = predict_stream(
+        model=model,
+        features=features,
+        output=output,
+        source=MemorySource(table, chunk_rows=args.chunk_rows),
+        sink=sink,
+    )
+    return result.rows_written, start
+
+
+def _ours_bigquery(model: Any, args: argparse.Namespace) -> tuple[int, float]:
+    from mlsys.identifiers import parse_table_id
+    from mlsys.predict.sinks import BigQuerySink
+    from mlsys.predict.sources import BigQueryReadSource
+    from mlsys.predict.stream import predict_stream
+
+    start = time.perf_counter()
+    source = BigQueryReadSource(parse_table_id(args.table), chunk_rows=args.chunk_rows)
+    job_id = f"bench-{os.getpid()}"
+    features, output = _plan(model, source.schema, job_id)
+    sink = BigQuerySink(parse_table_id(args.output), job_id=job_id)
+    result = predict_stream(model=model, features=features, output=output, source=source, sink=sink)
+    return result.rows_written, start
+
+
+def _seed(model: Any, args: argparse.Namespace) -> tuple[int, float]:
+    """What the seed's /predict did: whole table in pandas, predict, one load job."""
+    import datetime as dt
+
+    from google.cloud import bigquery
+
+    from mlsys.clients import bigquery_client
+
+    client = bigquery_client()
+    start = time.perf_counter()
+    df = (
+        client.query(f"SELECT * FROM `{args.table}`")
+        .result()
+        .to_dataframe(create_bqstorage_client=False)
+    )
+    df["prediction"] = model.predict(df[FEATURES])
+    df["probability"] = model.predict_proba(df[FEATURES])[:, 1]
+    df["prediction_timestamp"] = dt.datetime.now(dt.UTC)
+    out = df[["row_id", "prediction", "probability", "prediction_timestamp"]]
+    config = bigquery.LoadJobConfig(write_disposition="WRITE_APPEND")
+    client.load_table_from_dataframe(out, args.output, job_config=config).result()
+    return len(df), start
+
+
+# -- orchestration ------------------------------------------------------------------------------
+def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int) -> dict[str, Any]:
+    command = [
+        sys.executable,
+        __file__,
+        "--child",
+        variant,
+        "--model",
+        str(paths["model"]),
+        "--parquet",
+        str(paths["parquet"]),
+        "--table",
+        paths["table"],
+        "--output",
+        output,
+        "--chunk-rows",
+        str(chunk_rows),
+    ]
+    env = dict(os.environ, PYTHONPYCACHEPREFIX=str(paths["pycache"]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # children start faster with cached bytecode
+    done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env=env)
+    if done.returncode != 0:
+        raise RuntimeError(f"variant {variant} failed:\n{done.stderr[-3000:]}")
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    result["rows_per_s"] = result["rows"] / result["seconds"]
+    return result
+
+
+def start_stack(state: Path) -> Any:
+    from mlsys.local.stack import LocalStack
+    from mlsys.settings import reset_settings
+
+    stack = LocalStack(root=ROOT, state_dir=state)
+    info = stack.up(components=("gcs", "bigquery"), owner_pid=os.getpid())
+    os.environ.update(info.env)
+    reset_settings()
+    return stack
+
+
+def orchestrate(args: argparse.Namespace) -> None:
+    from mlsys.clients import bigquery_client
+    from mlsys.settings import get_settings
+
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    with tempfile.TemporaryDirectory(prefix="mlsys-bench-") as tmp:
+        tmpdir = Path(tmp)
+        print("starting the emulators...", flush=True)
+        stack = start_stack(tmpdir / "stack")
+        try:
+            settings = get_settings()
+            dataset = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+            client = bigquery_client()
+            model = tmpdir / "model.joblib"
+            train_model(model)
+            results: dict[int, dict[str, dict[str, Any]]] = {}
+            loads: dict[int, float] = {}
+            runs = [(n, "abcd") for n in sizes]
+            if args.big:
+                runs.append((args.big, "c"))
+            for rows, variants in runs:
+                parquet = tmpdir / f"input_{rows}.parquet"
+                write_parquet(parquet, rows)
+                table = f"{dataset}.bench_in_{rows}"
+                loads[rows] = load_input(client, table, parquet)
+                print(f"{rows:>10,} rows loaded in {loads[rows]:.1f}s", flush=True)
+                paths = {
+                    "model": model,
+                    "parquet": parquet,
+                    "table": table,
+                    "pycache": tmpdir / "pycache",
+                }
+                for variant in variants:
+                    if variant == "d" and args.skip_seed:
+                        continue
+                    output = f"{dataset}.bench_out_{variant}_{rows}"
+                    result = run_child(variant, output, paths, args.chunk_rows)
+                    results.setdefault(rows, {})[variant] = result
+                    print(
+                        f"{rows:>10,} ({variant}) {result['rows_per_s']:>12,.0f} rows/s "
+                        f"{result['peak_mib']:>8.0f} MiB peak",
+                        flush=True,
+                    )
+                    client.delete_table(output, not_found_ok=True)
+                parquet.unlink()
+                client.delete_table(table, not_found_ok=True)
+        finally:
+            stack.down()
+    report = markdown(results, loads, args)
+    print("\n" + report)
+    if args.write_docs:
+        write_docs(report)
+
+
+def markdown(
+    results: dict[int, dict[str, dict[str, Any]]], loads: dict[int, float], args: argparse.Namespace
+) -> str:
+    names = {
+        "a": "(a) bare `model.predict`",
+        "b": "(b) pipeline, in-memory Arrow",
+        "c": "(c) pipeline, BigQuery emulator",
+        "d": "(d) seed approach, emulator",
+    }
+    lines = [
+        f"Machine: {os.cpu_count()} CPUs, Python {sys.version.split()[0]}; model "
+        "RandomForestClassifier(50 trees, depth 10), 10 float features; chunk "
+        f"{args.chunk_rows:,} rows. Run: `uv run python bench/predict.py`.",
+        "",
+        "| rows | variant | rows/s | peak RSS (MiB) | vs (a) | vs (d) |",
+        "|---:|---|---:|---:|---:|---:|",
+    ]
+    for rows, by_variant in results.items():
+        a, d = by_variant.get("a"), by_variant.get("d")
+        for variant, r in by_variant.items():
+            vs_a = f"{r['rows_per_s'] / a['rows_per_s']:.2f}x" if a else ""
+            vs_d = f"{r['rows_per_s'] / d['rows_per_s']:.1f}x" if d else ""
+            lines.append(
+                f"| {rows:,} | {names[variant]} | {r['rows_per_s']:,.0f} | "
+                f"{r['peak_mib']:,.0f} | {vs_a} | {vs_d} |"
+            )
+    lines += ["", "Targets:"]
+    sizes = [n for n in results if len(results[n]) > 1]
+    if sizes:
+        big = max(sizes)
+        r = results[big]
+        if "a" in r and "b" in r:
+            ratio = r["b"]["rows_per_s"] / r["a"]["rows_per_s"]
+            lines.append(f"- (b) / (a) at {big:,} rows: {ratio:.2f} (target >= 0.85)")
+        if "c" in r and "d" in r:
+            ratio = r["c"]["rows_per_s"] / r["d"]["rows_per_s"]
+            lines.append(f"- (c) / (d) at {big:,} rows: {ratio:.1f} (target >= 10)")
+        small = min(sizes)
+        for v in "bc":
+            if small != big and v in results[small] and v in r:
+                ratio = r[v]["peak_mib"] / results[small][v]["peak_mib"]
+                lines.append(
+                    f"- peak RSS of ({v}) at {big:,} / at {small:,} rows: {ratio:.2f} "
+                    "(target <= 1.3)"
+                )
+    if args.big and args.big in results:
+        peak = results[args.big]["c"]["peak_mib"]
+        lines.append(f"- (c) at {args.big:,} rows: {peak:.0f} MiB peak RSS (target < 450)")
+    lines.append(
+        "- input loads into the emulator (Parquet load job): "
+        + ", ".join(f"{n:,} rows {s:.1f}s" for n, s in loads.items())
+    )
+    return "\n".join(lines)
+
+
+def write_docs(report: str) -> None:
+    """Replace the figures between the markers in docs/benchmarks.md."""
+    text = DOCS.read_text()
+    block = f"{START}\n{report}\n{END}"
+    pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.S)
+    DOCS.write_text(pattern.sub(lambda _: block, text) if pattern.search(text) else text + block)
+    print(f"wrote the figures into {DOCS.relative_to(ROOT)}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--sizes", default="100000,1000000")
+    parser.add_argument("--big", type=int, default=10_000_000, help="(c) only; 0 to skip")
+    parser.add_argument("--chunk-rows", type=int, default=50_000)
+    parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument("--write-docs", action="store_true")
+    parser.add_argument("--child", choices=list("abcd"))
+    parser.add_argument("--model")
+    parser.add_argument("--parquet")
+    parser.add_argument("--table")
+    parser.add_argument("--output")
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child(args.child, args)))
+    else:
+        orchestrate(args)
+
+
+if __name__ == "__main__":
+    main()
