@@ -99,15 +99,27 @@ def test_promotion_lifecycle_from_dev_to_prod_and_back(model_bytes, metadata):
     assert [e.action for e in audit.history(FLOW, env="dev")] == ["register", "register"]
 
     with pytest.raises(VersionInUse, match="champion of prod"):
-        archive(FLOW, 1, env="prod")
-    assert archive(FLOW, "v2", env="prod").changed
+        archive(FLOW, 1)
+    assert archive(FLOW, "v2", env="prod").archived == ["prod"]
     assert not archive(FLOW, "v2", env="prod").changed  # already archived: nothing to do
+    # still the champion of staging, so not archived as a whole
     assert {s.model_version: s.stage for s in version_stages(FLOW)} == {
         1: "production",
-        2: "archived",
+        2: "staging",
     }
     with pytest.raises(RollbackUnavailable, match="archived in prod"):
         rollback(FLOW, env="prod")
+
+
+def test_archive_everywhere_retires_the_version(model_bytes, metadata):
+    name = "promo-retired"
+    upload(model_bytes, name, 1, metadata=metadata())
+    upload(model_bytes, name, 1, metadata=metadata(), env="staging")
+    result = archive(name, "v1")
+    assert result.archived == ["dev", "staging"]
+    assert [s.stage for s in version_stages(name)] == ["archived"]
+    error = _refused(name, 1, config_for(name))
+    assert "archived in dev" in error.message
 
 
 def _refused(name: str, version: int, config, to_env: str = "staging") -> PromotionGateFailed:

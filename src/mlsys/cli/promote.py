@@ -69,12 +69,15 @@ def rollback(
 def archive(
     model: Annotated[str, typer.Argument(help="Model name")],
     version: Annotated[str, typer.Argument(help="Version: vN or N")],
-    env: Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")] = None,
+    env: Annotated[
+        str | None,
+        typer.Option("--env", "-e", help="Only in this env (default: every env it is in)"),
+    ] = None,
 ) -> None:
-    """Mark a version archived in an environment (never the champion)."""
+    """Retire a version: archived, it can no longer be promoted or rolled back to."""
     from mlsys.promote import archive as run
 
-    result = run(model, version, env=env or get_settings().mlsys_env)
+    result = run(model, version, env=env)
     console.print(f"[{'green' if result.changed else 'yellow'}]{result.message}[/]")
 
 

@@ -4,8 +4,9 @@
 - ``staging``: registered in staging or prod, but not the champion of prod (a replaced
   production version stays here, with its ``previous`` alias, until it is archived);
 - ``production``: the ``champion`` of prod;
-- ``archived``: archived with ``mlsys archive`` in any environment, or deleted everywhere it was
-  registered.
+- ``archived``: live nowhere: in every environment where it was registered, it was archived with
+  ``mlsys archive`` or deleted. (Archiving it in prod only leaves it ``staging`` or ``draft``
+  while it lives in staging or dev.)
 """
 
 from __future__ import annotations
@@ -43,10 +44,14 @@ class VersionStage(BaseModel):
 class ArchiveResult:
     model_name: str
     version: int
-    env: str
-    changed: bool
+    envs: list[str]
+    archived: list[str]  # the envs where this call archived it (empty: nothing to do)
     message: str
     entries: list[audit.AuditEntry] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.archived)
 
 
 def archived_versions(env: str, model_name: str) -> set[int]:
@@ -88,8 +93,8 @@ def version_stages(model_name: str) -> list[VersionStage]:
 
 
 def _stage(envs: dict[str, str], aliases: list[str], archived_in: list[str]) -> Stage:
-    live = {env for env, status in envs.items() if status == STATUS_REGISTERED}
-    if archived_in or not live:
+    live = {e for e, status in envs.items() if status == STATUS_REGISTERED and e not in archived_in}
+    if not live:
         return "archived"
     if f"prod:{CHAMPION}" in aliases:
         return "production"
@@ -98,38 +103,52 @@ def _stage(envs: dict[str, str], aliases: list[str], archived_in: list[str]) -> 
     return "draft"
 
 
-def archive(model_name: str, version: str | int, *, env: str) -> ArchiveResult:
-    """Mark a version archived in ``env`` (an audit row); the champion cannot be archived."""
-    check_env(env)
+def archive(model_name: str, version: str | int, *, env: str | None = None) -> ArchiveResult:
+    """Mark a version archived (an audit row) in ``env``, or in every env where it is
+    registered; a version that is a champion anywhere it would be archived is refused."""
     number = parse_version(version)
-    known = {v.model_version for v in list_versions(env, model_name)}
-    if number not in known:
-        raise VersionNotFound(f"model {model_name!r} has no version v{number} in {env}")
-    champion = current_aliases(env, model_name).get(CHAMPION)
-    if champion is not None and champion.model_version == number:
-        raise VersionInUse(
-            f"v{number} of {model_name!r} is the champion of {env}: promote another version "
-            f"or roll back (`mlsys rollback {model_name} --env {env}`) before archiving it"
+    envs: list[str] = [check_env(env)] if env else _registered_in(model_name, number)
+    if not envs:
+        raise VersionNotFound(f"model {model_name!r} has no registered v{number} anywhere")
+    for one in envs:
+        if number not in {v.model_version for v in list_versions(one, model_name)}:
+            raise VersionNotFound(f"model {model_name!r} has no version v{number} in {one}")
+        champion = current_aliases(one, model_name).get(CHAMPION)
+        if champion is not None and champion.model_version == number:
+            raise VersionInUse(
+                f"v{number} of {model_name!r} is the champion of {one}: promote another version "
+                f"or roll back (`mlsys rollback {model_name} --env {one}`) before archiving it"
+            )
+    todo = [one for one in envs if number not in archived_versions(one, model_name)]
+    where = ", ".join(todo or envs)
+    if not todo:
+        message = f"v{number} of {model_name} is already archived in {where}: nothing to do"
+        return ArchiveResult(model_name, number, envs, [], message)
+    entries = [
+        audit.new_entry(
+            one,
+            "archive",
+            model_name=model_name,
+            model_version=number,
+            details=f"archived v{number} in {one}",
         )
-    if number in archived_versions(env, model_name):
-        return ArchiveResult(
-            model_name,
-            number,
-            env,
-            False,
-            f"v{number} of {model_name} is already archived in {env}",
-        )
-    entry = audit.new_entry(
-        env,
-        "archive",
-        model_name=model_name,
-        model_version=number,
-        details=f"archived v{number} in {env}",
-    )
-    audit.record(entry)
-    return ArchiveResult(
-        model_name, number, env, True, f"archived v{number} of {model_name} in {env}", [entry]
-    )
+        for one in todo
+    ]
+    audit.record(*entries)
+    message = f"archived v{number} of {model_name} in {where}"
+    return ArchiveResult(model_name, number, envs, todo, message, entries)
+
+
+def _registered_in(model_name: str, number: int) -> list[str]:
+    envs: list[str] = []
+    for env in ENVIRONMENTS:
+        try:
+            versions = list_versions(env, model_name, include_deleted=False)
+        except ModelNotFound:
+            continue
+        if any(v.model_version == number for v in versions):
+            envs.append(env)
+    return envs
 
 
 class ModelHistory(BaseModel):
