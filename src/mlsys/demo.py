@@ -12,7 +12,7 @@ from rich.console import Console
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_score
 
-from mlsys.bq import bq_put
+from mlsys.bq import bq_get, bq_put
 from mlsys.examples import titanic
 from mlsys.gcs import gcs_get, gcs_get_pickle, gcs_list_blobs, gcs_put, gcs_put_pickle
 from mlsys.local.stack import LocalStack
@@ -112,8 +112,10 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         f"[green]✓[/] read the model back: predictions identical={same}, "
         f"training accuracy {accuracy:.3f}"
     )
+    predictions = predict_titanic_test(console, version)
     return {
         "version": version,
+        "predictions": predictions,
         "registered": registered,
         "bucket": bucket,
         "prefix": prefix,
@@ -121,3 +123,52 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         "roundtrip_identical": same,
         "cv_accuracy": cv_accuracy,
     }
+
+
+def predict_titanic_test(console: Console, version: int) -> dict[str, Any]:
+    """Predict ``titanic_test`` with ``version`` through the running service; show a few rows."""
+    import httpx
+    from rich.table import Table
+
+    settings = get_settings()
+    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
+    output = f"{project}.{dataset}.titanic_predictions"
+    body: dict[str, Any] = {
+        "env": "dev",
+        "input_table": f"{project}.{dataset}.titanic_test",
+        "output_table": output,
+        "model_name": titanic.MODEL_NAME,
+        "model_version": f"v{version}",
+        "id_columns": ["PassengerId", "Name"],
+        "write_disposition": "truncate",
+    }
+    if settings.service_url:
+        response = httpx.post(f"{settings.service_url}/predict", json=body, timeout=120)
+        if response.status_code != 200:
+            raise RuntimeError(f"POST /predict answered {response.status_code}: {response.text}")
+        job = response.json()
+        via = f"POST {settings.service_url}/predict"
+    else:  # no service running: the same pipeline in-process
+        from mlsys.predict import run_prediction
+
+        job = run_prediction(**body).__dict__
+        via = "mlsys.predict.run_prediction"
+    console.print(
+        f"[green]✓[/] predicted {job['rows_written']} rows of [cyan]{dataset}.titanic_test[/] "
+        f"with v{version} ({via}, job {job['job_id']}) into [cyan]{output}[/]"
+    )
+    rows = bq_get(
+        f"SELECT PassengerId, Name, prediction, probability, model_version FROM `{output}` "
+        "ORDER BY PassengerId LIMIT 5"
+    )
+    table = Table("PassengerId", "Name", "prediction", "probability", "model_version")
+    for row in rows.itertuples(index=False):
+        table.add_row(
+            str(row.PassengerId),
+            str(row.Name)[:40],
+            str(row.prediction),
+            f"{row.probability:.3f}",
+            str(row.model_version),
+        )
+    console.print(table)
+    return job
