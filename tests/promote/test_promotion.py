@@ -4,6 +4,7 @@ against the local stack (the target buckets' function registers each copy)."""
 from __future__ import annotations
 
 import pytest
+from fastapi.testclient import TestClient
 
 from mlsys import audit
 from mlsys.errors import (
@@ -28,7 +29,7 @@ def _trail(env: str) -> list[tuple[str, int | None, str | None]]:
     return [(e.action, e.model_version, e.alias) for e in audit.history(FLOW, env=env)]
 
 
-def test_promotion_lifecycle_from_dev_to_prod_and_back(model_bytes, metadata):
+def test_promotion_lifecycle_from_dev_to_prod_and_back(model_bytes, metadata, training_table):
     config = config_for(FLOW)
     upload(model_bytes, FLOW, 1, metadata=metadata())
     upload(model_bytes, FLOW, 2, metadata=metadata(metrics={"accuracy": 0.83}))
@@ -80,6 +81,7 @@ def test_promotion_lifecycle_from_dev_to_prod_and_back(model_bytes, metadata):
     assert (back.champion, back.previous) == (1, 2)
     assert get_version("prod", FLOW, "champion").model_version == 1
     assert get_version("prod", FLOW, "previous").model_version == 2
+    assert _predict_with_champion(training_table)["model_version"] == 1
 
     assert _trail("prod") == [
         ("register", 1, None),
@@ -120,6 +122,25 @@ def test_archive_everywhere_retires_the_version(model_bytes, metadata):
     assert [s.stage for s in version_stages(name)] == ["archived"]
     error = _refused(name, 1, config_for(name))
     assert "archived in dev" in error.message
+
+
+def _predict_with_champion(input_table: str) -> dict:
+    """POST /predict with model_version=champion, in-process over the stack."""
+    from service.main import create_app
+
+    response = TestClient(create_app()).post(
+        "/predict",
+        json={
+            "env": "prod",
+            "input_table": input_table,
+            "output_table": input_table.replace(".titanic", ".promo_flow_champion"),
+            "model_name": FLOW,
+            "model_version": "champion",
+            "write_disposition": "truncate",
+        },
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
 
 
 def _refused(name: str, version: int, config, to_env: str = "staging") -> PromotionGateFailed:
