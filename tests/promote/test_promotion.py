@@ -7,6 +7,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from mlsys import audit
+from mlsys.clients import storage_client
 from mlsys.errors import (
     ArtifactExists,
     InvalidInput,
@@ -19,6 +20,7 @@ from mlsys.promote import archive, promote, rollback, version_stages
 from mlsys.promote.copy import copy_version, plan_copy
 from mlsys.registry import get_version
 from mlsys.registry.aliases import current_aliases
+from mlsys.settings import get_settings
 from tests.promote.conftest import config_for
 from tests.promote.helpers import upload
 
@@ -60,6 +62,9 @@ def test_promotion_lifecycle_from_dev_to_prod_and_back(model_bytes, metadata, tr
     assert staged.outcome == "promoted" and staged.copy is not None
     assert staged.copy.copied == [f"{FLOW}/v1/metadata.json", f"{FLOW}/v1/model.pkl"]
     assert get_version("staging", FLOW, "champion").model_version == 1
+    copied = storage_client().bucket("mlsys-models-staging").get_blob(f"{FLOW}/v1/model.pkl")
+    assert copied.metadata["promoted-from"].startswith(f"gs://mlsys-models-dev/{FLOW}/v1/")
+    assert copied.metadata["uploader"] == get_settings().actor_name()
 
     prod = promote(FLOW, 1, from_env="staging", to_env="prod", config=config)
     assert prod.outcome == "promoted" and prod.previous_champion is None

@@ -4,7 +4,9 @@ Objects are copied by the storage service (``rewrite``; no bytes pass through th
 pinned to the source generation the registry recorded, with ``if_generation_match=0`` on the
 target so an object that appeared meanwhile is never replaced. An identical object already in
 place (same size and MD5) counts as copied: promoting twice is a no-op. metadata.json goes
-first so the target's registry function finds it when the model's event arrives.
+first so the target's registry function finds it when the model's event arrives. The copy's
+custom metadata names the promoter as ``uploader`` (the registry's and audit's actor for the
+target's registration), keeps the ``original-uploader`` and says where it was ``promoted-from``.
 
 fake-gcs-server ignores preconditions on rewrite, so the explicit look at the target before
 copying is what protects the local stack; on Google Cloud the precondition closes the race.
@@ -87,6 +89,7 @@ def check_target(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
 def copy_version(objects: list[SourceObject], *, from_env: str, to_env: str) -> CopyReport:
     """Copy what is missing in the target bucket; identical objects are left as they are."""
     settings = get_settings()
+    actor = settings.actor_name()
     src, dst = settings.bucket_for(from_env), settings.bucket_for(to_env)
     report = check_target(objects, from_env=from_env, to_env=to_env)
     for obj in objects:
@@ -94,6 +97,15 @@ def copy_version(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
             continue
         source = _source_blob(src, obj)
         target = storage_client().bucket(dst).blob(obj.name)
+        # The copy is registered as uploaded by the promoter; the original uploader is kept.
+        original = dict(source.metadata or {})
+        target.metadata = {
+            **original,
+            "uploader": actor,
+            "original-uploader": original.get("uploader", ""),
+            "promoted-from": f"gs://{src}/{obj.name}#{source.generation}",
+        }
+        target.content_type = source.content_type
         try:
             token, _, _ = target.rewrite(source, if_generation_match=0)
             while token is not None:
