@@ -93,3 +93,42 @@ def test_local_stack_never_reaches_the_real_cloud_run(stack, monkeypatch):
     with pytest.raises(ConfigError, match="MLSYS_CLOUD_RUN_ENDPOINT"):
         jobs_client()
     get_settings.cache_clear()
+
+
+def test_post_predict_with_the_job_engine_starts_an_execution(
+    cloud_run, shard_input, forest, dev_dataset, unique
+):
+    from fastapi.testclient import TestClient
+
+    from service.main import create_app
+
+    body = {
+        "input_table": shard_input,
+        "output_table": f"{dev_dataset}.api_{unique}",
+        "model_name": forest.model_name,
+        "engine": "cloud-run-job",
+        "parallelism": 4,
+        "job_id": f"api-{unique}",
+    }
+    response = TestClient(create_app()).post("/predict", json=body)
+    assert response.status_code == 202, response.text
+    assert (response.json()["job_id"], response.json()["status"]) == (f"api-{unique}", "running")
+    assert cloud_run.requests[-1][2]["overrides"]["taskCount"] == 4
+    status = TestClient(create_app()).get(f"/jobs/api-{unique}")
+    assert status.status_code == 200 and status.json()["rows_total"] == ROWS
+    bad = TestClient(create_app()).post("/predict", json={**body, "parallelism": 0})
+    assert bad.status_code == 400
+
+
+def test_cli_predict_with_the_job_engine(cloud_run, shard_input, forest, dev_dataset, unique):
+    from typer.testing import CliRunner
+
+    from mlsys.cli import _register, app
+
+    _register()
+    args = ["predict", "--input", shard_input, "--output", f"{dev_dataset}.cli_{unique}"]
+    args += ["--model", forest.model_name, "--engine", "cloud-run-job", "--tasks", "2"]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert cloud_run.requests[-1][2]["overrides"]["taskCount"] == 2
+    assert "exec-1" in result.output.replace("\n", "")

@@ -201,3 +201,15 @@ def test_streams_split_reads_the_launchers_session(shard_input, forest, dev_data
     run_tasks(job_id, 2)
     rows = _rows(out)
     assert sorted(rows["row_id"]) == list(range(ROWS))
+
+
+def test_truncate_replaces_the_output_with_all_shards(shard_input, forest, dev_dataset, unique):
+    out = f"{dev_dataset}.trunc_{unique}"
+    for attempt in ("a", "b"):  # the second job replaces the first one's rows
+        job_id = f"trunc-{attempt}-{unique}"
+        _plan(shard_input, forest, out, job_id, 2, write_disposition="truncate")
+        for index in range(2):
+            run_task("dev", job_id, index=index, count=2)
+        rows = _rows(out)
+        assert len(rows) == ROWS and set(rows["job_id"]) == {job_id}
+        assert shard_store("dev").published(job_id) == ROWS

@@ -35,8 +35,36 @@ def predict(
     job_id: Annotated[
         str | None, typer.Option(help="reuse to retry a job without duplicating rows")
     ] = None,
+    engine: Annotated[
+        str, typer.Option(help="local (this process) or cloud-run-job (sharded tasks)")
+    ] = "local",
+    tasks: Annotated[int, typer.Option(help="tasks of the cloud-run-job engine", min=1)] = 1,
 ) -> None:
     """Predict every row of --input with a registered model into --output (streamed)."""
+    if engine == "cloud-run-job":
+        from mlsys.jobs import launch
+
+        with console.status(f"checking the request and starting {tasks} Cloud Run tasks..."):
+            started = launch(
+                env=env,
+                input_table=input_table,
+                output_table=output_table,
+                model_name=model_name,
+                model_version=model_version,
+                id_columns=id_columns or None,
+                write_disposition=write_disposition.lower().removeprefix("write_"),
+                job_id=job_id,
+                tasks=tasks,
+            )
+        console.print(
+            f"[green]✓[/] job [cyan]{started.job_id}[/]: execution {started.execution} "
+            f"({tasks} tasks); follow it with GET /jobs/{started.job_id}"
+        )
+        return
+    if engine != "local":
+        from mlsys.errors import InvalidInput
+
+        raise InvalidInput(f"engine {engine!r}: expected local or cloud-run-job")
     from mlsys.predict import prepare_prediction
     from mlsys.predict.pipeline import execute
 

@@ -55,6 +55,7 @@ class Launch:
     job_id: str
     execution: str
     plan: ShardPlan
+    record: JobRecord
 
 
 def plan_job(
@@ -111,19 +112,7 @@ def plan_job(
         rows_total=num_rows,
     )
     store.save_plan(plan)
-    job_records(env).save(
-        JobRecord(
-            job_id=job_id,
-            env=env,
-            status=JobStatus.RUNNING,
-            input_table=plan.input_table,
-            output_table=plan.output_table,
-            model_name=plan.model_name,
-            model_version=plan.model_version,
-            write_disposition=write_disposition,
-            rows_total=num_rows,
-        )
-    )
+    job_records(env).save(_new_record(plan))
     return plan
 
 
@@ -132,7 +121,25 @@ def launch(**request: Any) -> Launch:
     plan = plan_job(**request)
     execution = run_job(plan)
     shard_store(plan.env).append(plan.job_id, "launch", payload=execution)
-    return Launch(job_id=plan.job_id, execution=execution, plan=plan)
+    record = job_records(plan.env).get(plan.job_id)
+    if record is None:  # planned before the record was written: write it now
+        record = _new_record(plan)
+        job_records(plan.env).save(record)
+    return Launch(job_id=plan.job_id, execution=execution, plan=plan, record=record)
+
+
+def _new_record(plan: ShardPlan) -> JobRecord:
+    return JobRecord(
+        job_id=plan.job_id,
+        env=plan.env,
+        status=JobStatus.RUNNING,
+        input_table=plan.input_table,
+        output_table=plan.output_table,
+        model_name=plan.model_name,
+        model_version=plan.model_version,
+        write_disposition=plan.write_disposition,
+        rows_total=plan.rows_total,
+    )
 
 
 # -- Cloud Run Admin API --------------------------------------------------------------------

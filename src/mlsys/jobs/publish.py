@@ -7,8 +7,9 @@ after a crash). Safe against doubles three ways:
 2. a claim table ``{output}__job_{J}_publish`` created WITHOUT ``exists_ok``: when two tasks
    finish at the same moment, BigQuery lets only one create it (409 for the other);
 3. the publish itself is ONE query job — ``INSERT ... SELECT ... UNION ALL ... WHERE NOT
-   EXISTS (rows of this job_id)`` for ``append``, a multi-source copy job with
-   ``WRITE_TRUNCATE`` for ``truncate`` — so the output gets every shard or none.
+   EXISTS (rows of this job_id)`` for ``append``, ``DELETE`` + ``INSERT`` in one multi-statement
+   transaction for ``truncate`` — so the output gets every shard or
+   none.
 """
 
 from __future__ import annotations
@@ -79,13 +80,19 @@ def _publish(plan: ShardPlan, output: TableRef) -> int:
 
     client = bigquery_client()
     tables = [task_table(output, plan.job_id, i) for i in range(plan.task_count)]
-    if plan.write_disposition == "truncate":
-        copy = bigquery.CopyJobConfig(write_disposition="WRITE_TRUNCATE")
-        client.copy_table([str(t) for t in tables], str(output), job_config=copy).result()
-        return int(client.get_table(str(output)).num_rows or 0)
     schema = client.get_table(str(tables[0])).schema
     columns = ", ".join(f"`{check_column(f.name)}`" for f in schema)
     staged = " UNION ALL ".join(f"SELECT {columns} FROM {t.sql}" for t in tables)
+    if plan.write_disposition == "truncate":
+        # One multi-statement transaction: readers see the old rows or all the new ones. (A
+        # multi-source copy job would do on BigQuery, but the emulator keeps one source.)
+        client.query(
+            "BEGIN TRANSACTION; "
+            f"DELETE FROM {output.sql} WHERE TRUE; "
+            f"INSERT INTO {output.sql} ({columns}) SELECT {columns} FROM ({staged}) AS staged; "
+            "COMMIT TRANSACTION;"
+        ).result()
+        return sum(int(client.get_table(str(t)).num_rows or 0) for t in tables)
     sql = (
         f"INSERT INTO {output.sql} ({columns}) "
         f"SELECT {columns} FROM ({staged}) AS staged "
