@@ -87,3 +87,28 @@ def test_schedules_yaml_is_valid_and_has_what_terraform_reads(repo: Path, infra:
 )
 def test_scheduler_weakening_is_caught(mutated_infra: Mutate, old: str, new: str) -> None:
     assert scheduler_violations(mutated_infra("modules/mlsys/scheduler.tf", old, new))
+
+
+# --- the sharded prediction job (the engine the schedules and POST /predict can use) ------
+
+
+def test_prediction_job_runs_as_its_own_account(infra: Path) -> None:
+    module = load(invariants.module_dir(infra))
+    job = module.resources("google_cloud_run_v2_job")["predict"]
+    task = job["template"][0]["template"][0]
+    assert task["service_account"] == "${google_service_account.predict_job.email}"
+    assert set(task["containers"][0]["resources"][0]["limits"]) == {"cpu", "memory"}
+    job_member = "serviceAccount:${google_service_account.predict_job.email}"
+    grants = [
+        (rtype, body.get("role"))
+        for rtype, _, body in module.all_resources()
+        if body.get("member") == job_member
+    ]
+    assert ("google_bigquery_dataset_iam_member", "roles/bigquery.dataEditor") in grants
+    assert not any(str(role).startswith("roles/run.") for _, role in grants)  # runs nothing
+    runners = module.resources("google_cloud_run_v2_job_iam_member")
+    assert any(
+        b["role"] == "roles/run.jobsExecutorWithOverrides"
+        and b["member"] == "serviceAccount:${google_service_account.predict.email}"
+        for b in runners.values()
+    ), "the service cannot start executions with overrides"

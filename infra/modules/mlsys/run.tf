@@ -103,7 +103,7 @@ resource "google_cloud_run_v2_job" "predict" {
     labels      = local.labels
 
     template {
-      service_account       = google_service_account.predict.email
+      service_account       = google_service_account.predict_job.email
       timeout               = "${var.job_task_timeout_seconds}s"
       max_retries           = 1
       execution_environment = "EXECUTION_ENVIRONMENT_GEN2"
@@ -140,4 +140,62 @@ resource "google_cloud_run_v2_job" "predict" {
   }
 
   depends_on = [google_project_service.required]
+}
+
+# --- the sharded job's own identity: read inputs and models, write predictions ------
+# Separate from the service's account: the job never starts executions and the
+# service never needs the job's limits; each can be audited on its own.
+
+resource "google_service_account" "predict_job" {
+  project      = var.project_id
+  account_id   = "mlsys-predict-job-${var.environment}"
+  display_name = "mlsys sharded prediction job (${var.environment})"
+}
+
+resource "google_storage_bucket_iam_member" "job_reads_models" {
+  bucket = google_storage_bucket.models.name
+  role   = "roles/storage.objectViewer"
+  member = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "job_reads_registry" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.registry.dataset_id
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
+resource "google_bigquery_dataset_iam_member" "job_reads_inputs" {
+  for_each = toset(var.prediction_input_datasets)
+
+  project    = var.project_id
+  dataset_id = each.value
+  role       = "roles/bigquery.dataViewer"
+  member     = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
+# Task staging tables ({output}__job_{id}_task_{i}) live next to the output.
+resource "google_bigquery_dataset_iam_member" "job_writes_predictions" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.predictions.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
+resource "google_project_iam_member" "job_bq" {
+  for_each = toset([
+    "roles/bigquery.jobUser",         # query (publish) and load (staging) jobs
+    "roles/bigquery.readSessionUser", # Storage Read API sessions of the shards
+  ])
+
+  project = var.project_id
+  role    = each.value
+  member  = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
+# The deploy workflow updates the job's image, which acts as the job's account.
+resource "google_service_account_iam_member" "deployer_acts_as_predict_job" {
+  service_account_id = google_service_account.predict_job.name
+  role               = "roles/iam.serviceAccountUser"
+  member             = "serviceAccount:${google_service_account.deployer.email}"
 }
