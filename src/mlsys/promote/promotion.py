@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NoReturn
 
 from mlsys import audit
 from mlsys.errors import (
@@ -92,29 +92,12 @@ def promote(
     candidate = Candidate(model_name, number, from_env, to_env, config)
     result.gates = run_gates(candidate, on_result=on_gate)
     failed = [g for g in result.gates if g.status != "pass"]
-    label = f"{model_name} v{number} {from_env} -> {to_env}"
     if dry_run:
         verdict = "would be refused" if failed else "would be promoted"
-        result.message = f"dry run: {label} {verdict}; nothing was copied"
+        result.message = f"dry run: {_label(result)} {verdict}; nothing was copied"
         return result
     if failed:
-        reasons = "; ".join(f"{g.gate}: {g.evidence}" for g in failed if g.status == "fail")
-        refusal = audit.new_entry(
-            to_env,
-            "promotion_refused",
-            model_name=model_name,
-            model_version=number,
-            from_env=from_env,
-            to_env=to_env,
-            gate_results=[g.to_dict() for g in result.gates],
-            details=f"refused: {reasons}",
-        )
-        audit.record(refusal)
-        names = ", ".join(g.gate for g in failed if g.status == "fail")
-        raise PromotionGateFailed(
-            f"promotion of {label} refused: gate {names} failed ({reasons})",
-            details={"gates": [g.to_dict() for g in result.gates]},
-        )
+        _refuse(result)
     source = candidate.mv
     result.copy = copy_version(_objects(source, from_env), from_env=from_env, to_env=to_env)
     registered = wait_for_version(to_env, model_name, number, timeout=registration_timeout)
@@ -123,30 +106,65 @@ def promote(
             f"{registered.artifact_uri} registered with sha256 {registered.sha256}, the source "
             f"{source.artifact_uri} has {source.sha256}: not making it the champion"
         )
+    _crown(result, aliases)
+    return result
+
+
+def _label(result: PromotionResult) -> str:
+    return f"{result.model_name} v{result.version} {result.from_env} -> {result.to_env}"
+
+
+def _refuse(result: PromotionResult) -> NoReturn:
+    """Audit the refusal with every gate's result, then raise naming the failed gates."""
+    failed = [g for g in result.gates if g.status == "fail"]
+    reasons = "; ".join(f"{g.gate}: {g.evidence}" for g in failed)
+    gates = [g.to_dict() for g in result.gates]
+    audit.record(
+        audit.new_entry(
+            result.to_env,
+            "promotion_refused",
+            model_name=result.model_name,
+            model_version=result.version,
+            from_env=result.from_env,
+            to_env=result.to_env,
+            gate_results=gates,
+            details=f"refused: {reasons}",
+        )
+    )
+    names = ", ".join(g.gate for g in failed)
+    raise PromotionGateFailed(
+        f"promotion of {_label(result)} refused: gate {names} failed ({reasons})",
+        details={"gates": gates},
+    )
+
+
+def _crown(result: PromotionResult, aliases: dict[str, AliasRow]) -> None:
+    """Make the version the champion (the old one becomes previous) and audit it all."""
+    env, number = result.to_env, result.version
     before = aliases.get(CHAMPION)
     result.previous_champion = before.model_version if before else None
     targets = {CHAMPION: number}
     if before is not None and before.model_version != number:
         targets[PREVIOUS] = before.model_version
-    moved = set_aliases(to_env, model_name, targets, reason="promote", current=aliases)
+    moved = set_aliases(env, result.model_name, targets, reason="promote", current=aliases)
+    copied = ", ".join(result.copy.copied) if result.copy and result.copy.copied else "nothing"
     result.audit = [
         audit.new_entry(
-            to_env,
+            env,
             "promote",
-            model_name=model_name,
+            model_name=result.model_name,
             model_version=number,
-            from_env=from_env,
-            to_env=to_env,
+            from_env=result.from_env,
+            to_env=env,
             gate_results=[g.to_dict() for g in result.gates],
-            details=f"promoted {label}; copied {', '.join(result.copy.copied) or 'nothing'}",
+            details=f"promoted {_label(result)}; copied {copied}",
         ),
-        *_alias_entries(to_env, moved, aliases),
+        *_alias_entries(env, moved, aliases),
     ]
     audit.record(*result.audit)
     result.outcome = "promoted"
     was = f" (previous champion: v{before.model_version})" if before else ""
-    result.message = f"promoted {label}: v{number} is the champion of {to_env}{was}"
-    return result
+    result.message = f"promoted {_label(result)}: v{number} is the champion of {env}{was}"
 
 
 def rollback(model_name: str, *, env: str) -> RollbackResult:
