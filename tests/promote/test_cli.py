@@ -53,12 +53,14 @@ def test_dry_run_shows_every_gate_and_copies_nothing(versions, config_file):
     assert "FAIL" not in result.output and "would be promoted" in result.output
 
 
-def test_failed_gate_exits_non_zero_with_the_table(versions, config_file):
-    result = _promote(NAME, "2", "--from", "dev", "--to", "staging", "--config", config_file)
+@pytest.mark.parametrize("dry_run", [[], ["--dry-run"]])
+def test_failed_gate_exits_non_zero_with_the_table(versions, config_file, dry_run):
+    args = [NAME, "2", "--from", "dev", "--to", "staging", "--config", config_file, *dry_run]
+    result = _promote(*args)
     assert result.exit_code != 0
     assert "FAIL" in result.output and "accuracy 0.75 FAILS accuracy >= 0.8" in result.output
-    assert isinstance(result.exception, Exception)
     assert type(result.exception).__name__ == "PromotionGateFailed"
+    assert ("would be refused" in str(result.exception)) == bool(dry_run)
 
 
 def test_promote_twice_then_history_and_archive(versions, config_file):
@@ -74,7 +76,7 @@ def test_promote_twice_then_history_and_archive(versions, config_file):
     body = json.loads(history.output)
     actions = [(e["environment"], e["action"]) for e in body["audit"]]
     assert actions[-3:] == [("staging", "register"), ("staging", "promote"), ("staging", "alias")]
-    assert ("staging", "promotion_refused") in actions
+    assert actions.count(("staging", "promotion_refused")) == 1  # dry runs are not audited
     assert {s["version_label"]: s["stage"] for s in body["stages"]} == {
         "v1": "staging",
         "v2": "draft",

@@ -91,13 +91,11 @@ def promote(
         return noop
     candidate = Candidate(model_name, number, from_env, to_env, config)
     result.gates = run_gates(candidate, on_result=on_gate)
-    failed = [g for g in result.gates if g.status != "pass"]
+    if any(g.status != "pass" for g in result.gates):
+        _refuse(result, dry_run=dry_run)
     if dry_run:
-        verdict = "would be refused" if failed else "would be promoted"
-        result.message = f"dry run: {_label(result)} {verdict}; nothing was copied"
+        result.message = f"dry run: {_label(result)} would be promoted; nothing was copied"
         return result
-    if failed:
-        _refuse(result)
     source = candidate.mv
     result.copy = copy_version(_objects(source, from_env), from_env=from_env, to_env=to_env)
     registered = wait_for_version(to_env, model_name, number, timeout=registration_timeout)
@@ -114,26 +112,29 @@ def _label(result: PromotionResult) -> str:
     return f"{result.model_name} v{result.version} {result.from_env} -> {result.to_env}"
 
 
-def _refuse(result: PromotionResult) -> NoReturn:
-    """Audit the refusal with every gate's result, then raise naming the failed gates."""
+def _refuse(result: PromotionResult, *, dry_run: bool) -> NoReturn:
+    """Audit the refusal (not for a dry run), then raise naming the failed gates."""
     failed = [g for g in result.gates if g.status == "fail"]
     reasons = "; ".join(f"{g.gate}: {g.evidence}" for g in failed)
     gates = [g.to_dict() for g in result.gates]
-    audit.record(
-        audit.new_entry(
-            result.to_env,
-            "promotion_refused",
-            model_name=result.model_name,
-            model_version=result.version,
-            from_env=result.from_env,
-            to_env=result.to_env,
-            gate_results=gates,
-            details=f"refused: {reasons}",
+    if not dry_run:
+        audit.record(
+            audit.new_entry(
+                result.to_env,
+                "promotion_refused",
+                model_name=result.model_name,
+                model_version=result.version,
+                from_env=result.from_env,
+                to_env=result.to_env,
+                gate_results=gates,
+                details=f"refused: {reasons}",
+            )
         )
-    )
     names = ", ".join(g.gate for g in failed)
+    verdict = "would be refused" if dry_run else "refused"
     raise PromotionGateFailed(
-        f"promotion of {_label(result)} refused: gate {names} failed ({reasons})",
+        f"{'dry run: ' if dry_run else ''}promotion of {_label(result)} {verdict}: "
+        f"gate {names} failed ({reasons})",
         details={"gates": gates},
     )
 
