@@ -36,7 +36,10 @@ def test_schedules_are_filtered_by_environment() -> None:
     assert [s.name for s in schedules_for("staging", schedules)] == ["hourly"]
     assert schedules[1].version == "3"
     assert schedules[0].job_name("prod") == "mlsys-prod-nightly"
-    assert schedules[0].request("dev")["model_version"] == "champion"
+    body = schedules[0].request("dev")
+    assert (body["model_version"], body["engine"], body["async"]) == ("champion", "service", True)
+    sharded = parse_schedules({"schedules": [{**GOOD, "tasks": 8}]})[0].request("prod")
+    assert (sharded["engine"], sharded["parallelism"]) == ("cloud-run-job", 8)
 
 
 @pytest.mark.parametrize(
@@ -52,6 +55,7 @@ def test_schedules_are_filtered_by_environment() -> None:
         ({"input_table": "passengers; DROP TABLE x"}, "input_table"),
         ({"output_table": "a.b.c.d"}, "output_table"),
         ({"extra": "field"}, "extra"),
+        ({"tasks": 0}, "tasks"),
     ],
 )
 def test_bad_schedules_are_rejected_naming_the_field(change: dict, message: str) -> None:

@@ -42,6 +42,7 @@ class Schedule(BaseModel):
     version: str = "latest"
     input_table: str
     output_table: str
+    tasks: int = Field(1, ge=1, le=1000, description="> 1: a sharded Cloud Run Job execution")
 
     @field_validator("name")
     @classmethod
@@ -81,7 +82,7 @@ class Schedule(BaseModel):
         """The Cloud Scheduler job Terraform creates for ``env``."""
         return f"mlsys-{check_env(env)}-{self.name}"
 
-    def request(self, env: str) -> dict[str, str]:
+    def request(self, env: str) -> dict[str, Any]:
         """The ``POST /predict`` body Cloud Scheduler sends (see scheduler.tf)."""
         return {
             "env": check_env(env),
@@ -89,6 +90,9 @@ class Schedule(BaseModel):
             "model_version": self.version,
             "input_table": self.input_table,
             "output_table": self.output_table,
+            "engine": "cloud-run-job" if self.tasks > 1 else "service",
+            "parallelism": self.tasks,
+            "async": True,
         }
 
 

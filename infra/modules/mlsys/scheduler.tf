@@ -14,10 +14,12 @@ locals {
       version      = tostring(s.version)
       input_table  = s.input_table
       output_table = s.output_table
+      tasks        = try(s.tasks, 1)
     } if contains(s.envs, var.environment)
   ]
 
-  schedules = concat(local.declared_schedules, var.schedules)
+  # var.schedules entries run on the service (one task).
+  schedules = concat(local.declared_schedules, [for s in var.schedules : merge(s, { tasks = 1 })])
 }
 
 resource "google_cloud_scheduler_job" "predict" {
@@ -48,6 +50,9 @@ resource "google_cloud_scheduler_job" "predict" {
       model_version = each.value.version
       input_table   = each.value.input_table
       output_table  = each.value.output_table
+      # More than one task: a sharded execution of the env's Cloud Run Job.
+      engine      = each.value.tasks > 1 ? "cloud-run-job" : "service"
+      parallelism = each.value.tasks
       # 202 at once, the job runs in the background: a slow table never exceeds the
       # attempt deadline, so Cloud Scheduler does not retry (and duplicate) a run.
       async = true

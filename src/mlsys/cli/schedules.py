@@ -30,7 +30,9 @@ def list_(
     if as_json:
         console.print_json(json.dumps([s.model_dump(mode="json") for s in schedules]))
         return
-    table = Table("name", "envs", "cron (UTC)", "model", "input -> output", "scheduler jobs")
+    table = Table(
+        "name", "envs", "cron (UTC)", "model", "input -> output", "tasks", "scheduler jobs"
+    )
     for s in schedules:
         envs = [env] if env else list(s.envs)
         table.add_row(
@@ -39,6 +41,7 @@ def list_(
             s.cron,
             f"{s.model}@{s.version}",
             f"{s.input_table} -> {s.output_table}",
+            str(s.tasks),
             ", ".join(s.job_name(e) for e in envs),
         )
     console.print(table)
