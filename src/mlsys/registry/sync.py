@@ -97,6 +97,11 @@ def sync_bucket(
         )
         report.deleted.append(row["object_name"])
     target.append(new_events)
+    if store is None:  # the real registry: audit what the sync registered, as the function does
+        from mlsys.audit import record_registration
+
+        for event in new_events:
+            record_registration(event)
     log.info("sync %s: scanned %d, appended %d", bucket, report.scanned, report.appended)
     return report
 
