@@ -24,8 +24,9 @@ from mlsys.schema import bq_schema
 
 log = logging.getLogger(__name__)
 
-#: Rows per load job into the staging table: few enough jobs, bounded memory (~6 MB of Parquet).
-FLUSH_ROWS = 100_000
+#: Rows per load job into the staging table (~3 MB of Parquet held at a time). BigQuery allows
+#: 1,500 load jobs per table per day, and the staging table is per job: up to 75M rows a job.
+FLUSH_ROWS = 50_000
 DISPOSITIONS = ("append", "truncate")
 _SAME_TYPE = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
 
