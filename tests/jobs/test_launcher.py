@@ -8,7 +8,6 @@ them, with the args the launcher sent, against the emulator stack.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
@@ -21,7 +20,7 @@ from mlsys.jobs.launcher import execution_progress
 from mlsys.predict import get_job
 from mlsys.settings import get_settings
 from tests.conftest import ROOT
-from tests.jobs.conftest import ROWS
+from tests.jobs.conftest import ROWS, task_env
 from tests.jobs.fake_run import fake_cloud_run
 
 
@@ -70,7 +69,7 @@ def test_launch_runs_the_envs_job_with_tasks_and_args(
         subprocess.Popen(
             [sys.executable, *body["overrides"]["containerOverrides"][0]["args"]],
             cwd=ROOT,
-            env={**os.environ, "CLOUD_RUN_TASK_INDEX": str(i), "CLOUD_RUN_TASK_COUNT": "3"},
+            env={**task_env(), "CLOUD_RUN_TASK_INDEX": str(i), "CLOUD_RUN_TASK_COUNT": "3"},
         )
         for i in range(3)
     ]
