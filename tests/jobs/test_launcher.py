@@ -76,12 +76,16 @@ def test_launch_runs_the_envs_job_with_tasks_and_args(
     assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
     assert len(bq_get(f"SELECT row_id FROM `{out}`")) == ROWS
     assert get_job("dev", started.job_id).status == "succeeded"
+    again = launch(**_request(shard_input, forest, out, started.job_id))  # a retried launch
+    assert again.execution == "" and len(cloud_run.requests) == 2  # no second execution
 
 
 def test_missing_cloud_run_job_is_not_found(cloud_run, shard_input, forest, dev_dataset, unique):
     cloud_run.missing_jobs.add("mlsys-predict-job-dev")
     with pytest.raises(NotFound, match="mlsys-predict-job-dev"):
         launch(**_request(shard_input, forest, f"{dev_dataset}.x_{unique}", f"nf-{unique}"))
+    record = get_job("dev", f"nf-{unique}")  # nothing runs, and the record says so
+    assert (record.status, record.error_code) == ("failed", "NOT_FOUND")
 
 
 def test_local_stack_never_reaches_the_real_cloud_run(stack, monkeypatch):

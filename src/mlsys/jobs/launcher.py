@@ -25,13 +25,14 @@ from mlsys.errors import (
     ConfigError,
     InvalidInput,
     JobConflict,
+    MlsysError,
     NotFound,
     TableNotFound,
 )
 from mlsys.identifiers import TableRef, check_column, parse_table_id
 from mlsys.jobs.plan import ShardPlan, job_records, shard_store
 from mlsys.predict.features import check_input, default_id_columns, plan_features
-from mlsys.predict.jobs import JobRecord, JobStatus, check_job_id, new_job_id
+from mlsys.predict.jobs import JobRecord, JobStatus, check_job_id, new_job_id, now
 from mlsys.predict.output import RESERVED
 from mlsys.predict.pipeline import resolve_model
 from mlsys.predict.sinks import DISPOSITIONS
@@ -119,12 +120,22 @@ def plan_job(
 def launch(**request: Any) -> Launch:
     """Plan the job, then start an execution of the env's Cloud Run Job with ``tasks`` tasks."""
     plan = plan_job(**request)
-    execution = run_job(plan)
+    records = job_records(plan.env)
+    record = records.get(plan.job_id) or _new_record(plan)
+    if shard_store(plan.env).published(plan.job_id) is not None:  # a retried launch: done
+        return Launch(job_id=plan.job_id, execution="", plan=plan, record=record)
+    try:
+        execution = run_job(plan)
+    except MlsysError as exc:  # nothing will run: say so in the job's record
+        record.status, record.error_code, record.error_message = (
+            JobStatus.FAILED,
+            exc.code,
+            exc.message,
+        )
+        record.updated_at = record.finished_at = now()
+        records.save(record)
+        raise
     shard_store(plan.env).append(plan.job_id, "launch", payload=execution)
-    record = job_records(plan.env).get(plan.job_id)
-    if record is None:  # planned before the record was written: write it now
-        record = _new_record(plan)
-        job_records(plan.env).save(record)
     return Launch(job_id=plan.job_id, execution=execution, plan=plan, record=record)
 
 
