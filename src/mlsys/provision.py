@@ -40,14 +40,15 @@ def ensure_bucket(settings: Settings, env: str, *, versioning: bool = False) -> 
 
 
 def ensure_dataset(settings: Settings, env: str) -> str:
-    """The env's registry dataset ``mlsys_{env}``."""
+    """The env's registry dataset ``mlsys_{env}`` and its job bookkeeping ``mlsys_ops_{env}``."""
     from google.cloud import bigquery
 
     client = make_bigquery_client(settings)
-    dataset = bigquery.Dataset(f"{settings.gcp_project_id}.{settings.dataset_for(env)}")
-    dataset.location = settings.bq_location
-    client.create_dataset(dataset, exists_ok=True)
-    return dataset.dataset_id
+    for name in (settings.dataset_for(env), settings.ops_dataset_for(env)):
+        dataset = bigquery.Dataset(f"{settings.gcp_project_id}.{name}")
+        dataset.location = settings.bq_location
+        client.create_dataset(dataset, exists_ok=True)
+    return settings.dataset_for(env)
 
 
 def ensure_environment(

@@ -94,6 +94,12 @@ class Settings(BaseSettings):
         """The registry dataset of ``env`` (``mlsys_{env}``)."""
         return f"{self.dataset_prefix}_{check_env(env)}"
 
+    def ops_dataset_for(self, env: str) -> str:
+        """Job bookkeeping of ``env`` (``mlsys_ops_{env}``): prediction job status and shard
+        plans. Separate from the registry dataset so the service and job accounts, which may
+        only read the registry, can write there."""
+        return f"{self.dataset_prefix}_ops_{check_env(env)}"
+
     def env_for_bucket(self, bucket: str) -> Environment | None:
         """The environment whose configured bucket is ``bucket`` (not a suffix guess)."""
         for env in ENVIRONMENTS:

@@ -248,3 +248,19 @@ def test_workload_identity_federation_for_github(infra: Path) -> None:
     assert provider["oidc"][0]["issuer_uri"] == "https://token.actions.githubusercontent.com"
     assert "${var.github_repository}" in provider["attribute_condition"]
     assert not module.resources("google_service_account_key")
+
+
+def test_service_and_job_can_write_job_bookkeeping_but_not_the_registry(infra: Path) -> None:
+    module = load(invariants.module_dir(infra))
+    members = module.resources("google_bigquery_dataset_iam_member")
+    editors = {
+        (m["dataset_id"], m["member"])
+        for m in members.values()
+        if m["role"] == "roles/bigquery.dataEditor"
+    }
+    ops = "${google_bigquery_dataset.ops.dataset_id}"
+    registry = "${google_bigquery_dataset.registry.dataset_id}"
+    for account in ("predict", "predict_job"):
+        member = f"serviceAccount:${{google_service_account.{account}.email}}"
+        assert (ops, member) in editors
+        assert (registry, member) not in editors

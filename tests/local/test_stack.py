@@ -34,6 +34,7 @@ def test_session_stack_created_buckets_and_datasets(stack, settings):
     for env in ("dev", "staging", "prod"):
         assert f"mlsys-models-{env}" in buckets
         assert f"mlsys_{env}" in datasets
+        assert f"mlsys_ops_{env}" in datasets  # job bookkeeping, writable by the service
     # Unversioned locally on purpose: see mlsys.provision.ensure_bucket.
     assert not storage_client().get_bucket("mlsys-models-dev").versioning_enabled
 

@@ -75,6 +75,22 @@ resource "google_bigquery_table" "model_registry" {
   depends_on = [google_bigquery_table.model_registry_events]
 }
 
+# Job bookkeeping (prediction_jobs status rows, prediction_shards plans): the service and
+# the job append here, while they may only read the registry dataset. The code creates the
+# tables on first use.
+resource "google_bigquery_dataset" "ops" {
+  # checkov:skip=CKV_GCP_81:Google-managed encryption; job status rows hold table names and counts, no personal data.
+  project     = var.project_id
+  dataset_id  = "mlsys_ops_${var.environment}"
+  location    = var.region
+  description = "mlsys prediction job status and shard plans (${var.environment})."
+  labels      = local.labels
+
+  delete_contents_on_destroy = !var.deletion_protection
+
+  depends_on = [google_project_service.required]
+}
+
 # Where batch predictions land by default; the service may write tables here.
 resource "google_bigquery_dataset" "predictions" {
   # checkov:skip=CKV_GCP_81:Google-managed encryption; enable CMEK per project if prediction outputs are sensitive.

@@ -145,6 +145,13 @@ resource "google_bigquery_dataset_iam_member" "service_reads_inputs" {
   member     = "serviceAccount:${google_service_account.predict.email}"
 }
 
+resource "google_bigquery_dataset_iam_member" "service_writes_ops" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.ops.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.predict.email}"
+}
+
 resource "google_bigquery_dataset_iam_member" "service_writes_predictions" {
   project    = var.project_id
   dataset_id = google_bigquery_dataset.predictions.dataset_id

@@ -174,6 +174,13 @@ resource "google_bigquery_dataset_iam_member" "job_reads_inputs" {
   member     = "serviceAccount:${google_service_account.predict_job.email}"
 }
 
+resource "google_bigquery_dataset_iam_member" "job_writes_ops" {
+  project    = var.project_id
+  dataset_id = google_bigquery_dataset.ops.dataset_id
+  role       = "roles/bigquery.dataEditor"
+  member     = "serviceAccount:${google_service_account.predict_job.email}"
+}
+
 # Task staging tables ({output}__job_{id}_task_{i}) live next to the output.
 resource "google_bigquery_dataset_iam_member" "job_writes_predictions" {
   project    = var.project_id

@@ -3,7 +3,8 @@
 The launcher writes ONE plan per job id (what to read, which model version, how the input is
 split into ``task_count`` shards); every task reads it back, so all tasks agree without any
 argument but ``--job-id``. Tasks then append one ``task`` row each when their shard is staged,
-and the publisher appends one ``publish`` row. The rows live in ``mlsys_{env}.prediction_shards``.
+and the publisher appends one ``publish`` row. The rows live in
+``mlsys_ops_{env}.prediction_shards``.
 
 Two ways to split the input, both deterministic (a retried task reads exactly the same rows):
 
@@ -120,7 +121,8 @@ class ShardStore:
     def __init__(self, env: str) -> None:
         settings = get_settings()
         self.env = check_env(env)
-        self.table_id = f"{settings.gcp_project_id}.{settings.dataset_for(env)}.{SHARDS_TABLE}"
+        dataset = settings.ops_dataset_for(env)
+        self.table_id = f"{settings.gcp_project_id}.{dataset}.{SHARDS_TABLE}"
         self._ready = False
 
     def _ensure_table(self) -> None:

@@ -1,7 +1,7 @@
 """Prediction job records: status, counts, errors; and the stores that keep them.
 
 Several service instances (Cloud Run) must agree on a job's state, so the store of record is
-BigQuery: append-only status rows in ``mlsys_{env}.prediction_jobs``, the latest row per job
+BigQuery: append-only status rows in ``mlsys_ops_{env}.prediction_jobs``, the latest row per job
 wins. :class:`MemoryJobStore` is the same Protocol in memory (benchmarks, unit tests).
 """
 
@@ -119,7 +119,7 @@ class MemoryJobStore:
 
 
 class BigQueryJobStore:
-    """Append-only status rows in ``mlsys_{env}.prediction_jobs``; the latest row wins.
+    """Append-only status rows in ``mlsys_ops_{env}.prediction_jobs``; the latest row wins.
 
     Records of jobs running in this process are also kept in memory, so their progress is
     reported live here while other instances see the (throttled) rows in BigQuery.
@@ -128,7 +128,8 @@ class BigQueryJobStore:
     def __init__(self, env: str) -> None:
         settings = get_settings()
         self.env = check_env(env)
-        self.table_id = f"{settings.gcp_project_id}.{settings.dataset_for(env)}.{JOBS_TABLE}"
+        dataset = settings.ops_dataset_for(env)
+        self.table_id = f"{settings.gcp_project_id}.{dataset}.{JOBS_TABLE}"
         self.local = MemoryJobStore()
         self._ready = False
 
