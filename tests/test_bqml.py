@@ -100,7 +100,7 @@ def test_export_uploads_outside_the_contract_and_prints_statements(
     mv = publish(model, metadata={"features": titanic.feature_schema(df), "training_data": table})
     export = export_bqml("dev", mv.model_name, "latest")
     path = export_path(mv.model_name, 1)
-    assert export.onnx_uri == f"gs://{dev_bucket}/{path}" and path.startswith("_bqml/")
+    assert export.onnx_uri == f"gs://{dev_bucket}/{path}" and path.endswith("/exports/bqml.onnx")
     label, _ = _run_onnx(gcs_get(dev_bucket, path), df)
     assert (label == model.predict(df[titanic.FEATURES])).all()
     model_id = f"{dev_dataset}.{mv.model_name.replace('-', '_')}_v1"

@@ -6,10 +6,9 @@ builds the ``CREATE OR REPLACE MODEL ... OPTIONS(MODEL_TYPE='ONNX', MODEL_PATH=.
 ``ML.PREDICT`` statements. Every name in them is validated (model name, version number, bucket,
 dataset, table, feature columns): no user text is pasted into SQL.
 
-Where the ONNX file goes: ``gs://{models bucket}/_bqml/{model}/v{N}/model.onnx``. The registry
-contract allows exactly ONE model file in ``{model}/v{N}/``, so the export cannot sit next to
-the artifact; ``_bqml/`` is outside the contract, and the registry function records the upload
-as a rejected path (an audit row, no version): harmless, and the version stays what it was.
+Where the ONNX file goes: ``gs://{models bucket}/{model}/v{N}/exports/bqml.onnx``, next to the
+artifact. The registry contract keeps ``exports/`` for derived files: the function records the
+upload with its hash but it never becomes a version (only ``model.*`` does).
 """
 
 from __future__ import annotations
@@ -28,8 +27,8 @@ from mlsys.settings import check_env, get_settings
 
 log = logging.getLogger(__name__)
 
-#: Outside the registry contract ({model}/v{N}/...), see the module docstring.
-EXPORT_PREFIX = "_bqml"
+#: The export's file name inside the version's ``exports/`` folder (see the module docstring).
+EXPORT_FILE = "bqml.onnx"
 #: Opsets BigQuery ML's ONNX import accepts (skl2onnx picks the ops within them).
 TARGET_OPSET = {"": 15, "ai.onnx.ml": 3}
 _GCS_URI = re.compile(r"^gs://[a-z0-9][a-z0-9._-]{1,220}/[A-Za-z0-9._/-]{1,900}$")
@@ -49,7 +48,7 @@ class BqmlExport:
 
 
 def export_path(model_name: str, version: int) -> str:
-    return f"{EXPORT_PREFIX}/{model_name}/v{int(version)}/model.onnx"
+    return f"{model_name}/v{int(version)}/exports/{EXPORT_FILE}"
 
 
 # -- conversion -------------------------------------------------------------------------------

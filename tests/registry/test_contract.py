@@ -16,6 +16,7 @@ from mlsys.registry.contract import parse_artifact_path, parse_metadata, parse_v
         ("churn2/v10/model.skops", "churn2", 10, "model", "skops"),
         ("m-1/v999/model.onnx", "m-1", 999, "model", "onnx"),
         ("titanic-survival/v3/metadata.json", "titanic-survival", 3, "metadata", None),
+        ("titanic-survival/v3/exports/bqml.onnx", "titanic-survival", 3, "export", "onnx"),
     ],
 )
 def test_valid_paths(path, name, version, kind, fmt):
@@ -47,6 +48,8 @@ def test_valid_paths(path, name, version, kind, fmt):
         ("/m/v1/model.pkl", "invalid object path"),
         ("m\\v1\\model.pkl", "invalid object path"),
         ("m/v1/sub/model.pkl", "path segments"),
+        ("m/v1/exports/.hidden", "invalid export file name"),
+        ("m/v1/exports/a/b.onnx", "path segments"),
         ("model.pkl", "path segments"),
     ],
 )

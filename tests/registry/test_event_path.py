@@ -112,3 +112,18 @@ def test_burst_of_200_uploads_from_8_threads_registers_all(stack, dev_store, uni
     )
     assert sorted(r["model_version"] for r in rows) == list(range(1, 201))
     assert all(r["status"] == "registered" and r["sha256"] for r in rows)
+
+
+def test_export_next_to_the_artifact_is_recorded_but_never_a_version(stack, dev_store, unique):
+    model = f"export-{unique}"
+    gcs_put(b"the model", BUCKET, f"{model}/v1/model.pkl")
+    first = wait_until(lambda: _registered(model, 1))
+    gcs_put(b"onnx bytes", BUCKET, f"{model}/v1/exports/bqml.onnx")
+    (export,) = wait_until(lambda: dev_store.events(object_name=f"{model}/v1/exports/bqml.onnx"))
+    assert export.object_kind == "export" and export.status == "registered" and export.sha256
+    version = get_version("dev", model, 1)
+    assert (version.object_name, version.sha256) == (first.object_name, first.sha256)
+    # an export alone (no model file) never makes a version
+    gcs_put(b"orphan", BUCKET, f"{model}/v2/exports/bqml.onnx")
+    wait_until(lambda: dev_store.events(object_name=f"{model}/v2/exports/bqml.onnx"))
+    assert [v.model_version for v in list_versions("dev", model)] == [1]

@@ -1,7 +1,8 @@
 """The artifact contract: where a model version lives in its bucket and what metadata.json holds.
 
 ``{model_name}/v{N}/model.{pkl|joblib|skops|onnx}``, optionally with
-``{model_name}/v{N}/metadata.json``.
+``{model_name}/v{N}/metadata.json``, and derived files mlsys writes itself (e.g. the BigQuery ML
+ONNX export) under ``{model_name}/v{N}/exports/``: recorded with their hash, never a version.
 """
 
 from __future__ import annotations
@@ -19,8 +20,10 @@ MODEL_FORMATS = ("pkl", "joblib", "skops", "onnx")
 MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 VERSION_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
 METADATA_FILE = "metadata.json"
+EXPORTS_DIR = "exports"
+EXPORT_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-ObjectKind = Literal["model", "metadata"]
+ObjectKind = Literal["model", "metadata", "export"]
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,11 @@ def parse_artifact_path(object_name: str) -> ArtifactPath:
     parts = object_name.split("/")
     if any(p in ("", ".", "..") for p in parts):
         raise ArtifactPathError(f"path traversal or empty segment in {object_name!r}: {expected}")
-    if len(parts) != 3:
+    if len(parts) == 4 and parts[2] == EXPORTS_DIR:
+        if not EXPORT_FILE_RE.match(parts[3]):
+            raise ArtifactPathError(f"invalid export file name in {object_name!r}")
+        parts = [parts[0], parts[1], f"{EXPORTS_DIR}/{parts[3]}"]
+    elif len(parts) != 3:
         raise ArtifactPathError(
             f"object {object_name!r} has {len(parts)} path segments: {expected}"
         )
@@ -85,6 +92,8 @@ def parse_artifact_path(object_name: str) -> ArtifactPath:
     version = int(match.group(1))
     if filename == METADATA_FILE:
         return ArtifactPath(name, version, "metadata", None)
+    if filename.startswith(f"{EXPORTS_DIR}/"):
+        return ArtifactPath(name, version, "export", filename.rsplit(".", 1)[-1].lower())
     stem, _, ext = filename.partition(".")
     if stem == "model" and ext in MODEL_FORMATS:
         return ArtifactPath(name, version, "model", ext)

@@ -128,6 +128,8 @@ def build_event(
         return event
     if path.kind == "metadata":
         return _with_metadata(event, bucket, name, generation)
+    if path.kind == "export":  # derived file: hashed and recorded, never a version of its own
+        return _with_hash(event, bucket, generation)
     return _with_artifact(event, path, bucket, generation)
 
 
@@ -152,7 +154,13 @@ def _with_artifact(
                 f"{path.version_label} of {path.model_name} already has "
                 f"{other.name.rsplit('/', 1)[-1]}: one model file per version",
             )
-    blob = client.bucket(bucket).blob(event.object_name or "", generation=generation)
+    return _with_hash(event, bucket, generation)
+
+
+def _with_hash(event: RegistryEvent, bucket: str, generation: int | None) -> RegistryEvent:
+    from mlsys.clients import storage_client
+
+    blob = storage_client().bucket(bucket).blob(event.object_name or "", generation=generation)
     try:
         event.sha256 = _sha256(blob)
     except gexc.NotFound:
