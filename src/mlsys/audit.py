@@ -20,6 +20,7 @@ from google.api_core import exceptions as gexc
 
 from mlsys.errors import BackendUnavailable
 from mlsys.settings import ENVIRONMENTS, Settings, check_env, get_settings
+from mlsys.tables import append_rows, ensure_schema_table
 
 log = logging.getLogger("mlsys.audit")
 
@@ -103,15 +104,10 @@ def table_id(env: str, settings: Settings | None = None) -> str:
 
 def ensure_table(env: str, settings: Settings | None = None) -> None:
     """Create ``registry_audit`` if missing (Terraform owns it on Google Cloud)."""
-    from google.cloud import bigquery
-
     from mlsys.clients import make_bigquery_client
-    from mlsys.registry.store import schema_text
 
     settings = settings or get_settings()
-    schema = [bigquery.SchemaField.from_api_repr(f) for f in json.loads(schema_text(SCHEMA_FILE))]
-    table = bigquery.Table(table_id(env, settings), schema=schema)
-    make_bigquery_client(settings).create_table(table, exists_ok=True)
+    ensure_schema_table(make_bigquery_client(settings), table_id(env, settings), SCHEMA_FILE)
 
 
 def record(*entries: AuditEntry) -> None:
@@ -122,15 +118,13 @@ def record(*entries: AuditEntry) -> None:
     for entry in entries:
         by_env.setdefault(entry.environment, []).append(entry)
     for env, rows in by_env.items():
-        target = table_id(env)
-        try:
-            errors = bigquery_client().insert_rows_json(
-                target, [r.to_row() for r in rows], row_ids=[r.audit_id for r in rows]
-            )
-        except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
-            raise BackendUnavailable(f"cannot append to the audit trail {target}: {exc}") from exc
-        if errors:
-            raise BackendUnavailable(f"BigQuery refused audit rows in {target}: {errors}")
+        append_rows(
+            bigquery_client(),
+            table_id(env),
+            [r.to_row() for r in rows],
+            [r.audit_id for r in rows],
+            what="audit rows",
+        )
 
 
 def record_registration(event: Any) -> None:

@@ -10,7 +10,6 @@ points at exactly one version, so there is one champion per model per environmen
 from __future__ import annotations
 
 import datetime as dt
-import json
 import re
 import uuid
 from dataclasses import asdict, dataclass
@@ -21,6 +20,7 @@ from google.api_core import exceptions as gexc
 from mlsys.errors import BackendUnavailable, InvalidVersion, VersionNotFound
 from mlsys.registry.contract import check_model_name
 from mlsys.settings import Settings, check_env, get_settings
+from mlsys.tables import append_rows, ensure_schema_table
 
 ALIASES_TABLE = "model_aliases"
 SCHEMA_FILE = "model_aliases.json"
@@ -88,15 +88,10 @@ def table_id(env: str, settings: Settings | None = None) -> str:
 
 def ensure_table(env: str, settings: Settings | None = None) -> None:
     """Create ``model_aliases`` if missing (Terraform owns it on Google Cloud)."""
-    from google.cloud import bigquery
-
     from mlsys.clients import make_bigquery_client
-    from mlsys.registry.store import schema_text
 
     settings = settings or get_settings()
-    schema = [bigquery.SchemaField.from_api_repr(f) for f in json.loads(schema_text(SCHEMA_FILE))]
-    table = bigquery.Table(table_id(env, settings), schema=schema)
-    make_bigquery_client(settings).create_table(table, exists_ok=True)
+    ensure_schema_table(make_bigquery_client(settings), table_id(env, settings), SCHEMA_FILE)
 
 
 def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> dict[str, AliasRow]:
@@ -176,15 +171,11 @@ def set_aliases(
                 reason=reason,
             )
         )
-    if not rows:
-        return []
-    target = table_id(env)
-    try:
-        errors = bigquery_client().insert_rows_json(
-            target, [r.to_row() for r in rows], row_ids=[r.alias_id for r in rows]
-        )
-    except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
-        raise BackendUnavailable(f"cannot append to {target}: {exc}") from exc
-    if errors:
-        raise BackendUnavailable(f"BigQuery refused alias rows in {target}: {errors}")
+    append_rows(
+        bigquery_client(),
+        table_id(env),
+        [r.to_row() for r in rows],
+        [r.alias_id for r in rows],
+        what="alias rows",
+    )
     return rows

@@ -8,9 +8,7 @@ no DML per event, so concurrent deliveries never hit BigQuery's DML concurrency 
 from __future__ import annotations
 
 import functools
-import json
 import threading
-from importlib import resources
 from typing import Any, Protocol
 
 from google.api_core import exceptions as gexc
@@ -19,6 +17,7 @@ from mlsys.errors import BackendUnavailable
 from mlsys.registry.records import RegistryEvent
 from mlsys.registry.state import current_rows
 from mlsys.settings import Settings, check_env, get_settings
+from mlsys.tables import append_rows, schema_fields, schema_text
 
 EVENTS_TABLE = "model_registry_events"
 VIEW = "model_registry"
@@ -42,19 +41,6 @@ class RegistryStore(Protocol):
     ) -> list[dict[str, Any]]: ...
 
 
-def schema_text(name: str) -> str:
-    return resources.files("mlsys.schemas").joinpath(name).read_text(encoding="utf-8")
-
-
-def events_schema() -> list[Any]:
-    from google.cloud import bigquery
-
-    return [
-        bigquery.SchemaField.from_api_repr(f)
-        for f in json.loads(schema_text("model_registry_events.json"))
-    ]
-
-
 class BigQueryRegistryStore:
     """Registry events in ``{project}.mlsys_{env}.model_registry_events`` + the view."""
 
@@ -72,7 +58,7 @@ class BigQueryRegistryStore:
     def ensure_tables(self) -> None:
         from google.cloud import bigquery
 
-        table = bigquery.Table(self.table_id, schema=events_schema())
+        table = bigquery.Table(self.table_id, schema=schema_fields("model_registry_events.json"))
         table.time_partitioning = bigquery.TimePartitioning(field="registered_at")
         table.clustering_fields = ["model_name", "model_version"]
         self.client.create_table(table, exists_ok=True)
@@ -82,18 +68,13 @@ class BigQueryRegistryStore:
 
     # -- writes ---------------------------------------------------------------------------
     def append(self, events: list[RegistryEvent]) -> None:
-        if not events:
-            return
-        try:
-            errors = self.client.insert_rows_json(
-                self.table_id,
-                [e.to_row() for e in events],
-                row_ids=[e.event_id for e in events],
-            )
-        except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
-            raise BackendUnavailable(f"cannot append to {self.table_id}: {exc}") from exc
-        if errors:
-            raise BackendUnavailable(f"BigQuery refused registry rows in {self.table_id}: {errors}")
+        append_rows(
+            self.client,
+            self.table_id,
+            [e.to_row() for e in events],
+            [e.event_id for e in events],
+            what="registry rows",
+        )
 
     # -- reads ----------------------------------------------------------------------------
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:

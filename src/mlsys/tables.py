@@ -1,0 +1,56 @@
+"""mlsys's own BigQuery tables: their schemas (``src/mlsys/schemas``, also read by Terraform)
+and append-only writes. Kept free of pyarrow/pandas so the registry function stays light."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from google.cloud import bigquery
+
+
+def schema_text(name: str) -> str:
+    """A file of ``mlsys/schemas`` (JSON table schemas, view SQL)."""
+    from importlib import resources
+
+    return resources.files("mlsys.schemas").joinpath(name).read_text(encoding="utf-8")
+
+
+def schema_fields(name: str) -> list[bigquery.SchemaField]:
+    """The BigQuery schema in ``mlsys/schemas/{name}``."""
+    import json
+
+    from google.cloud import bigquery
+
+    return [bigquery.SchemaField.from_api_repr(f) for f in json.loads(schema_text(name))]
+
+
+def ensure_schema_table(client: bigquery.Client, table_id: str, schema_file: str) -> None:
+    """Create ``table_id`` with the schema of ``schema_file`` if it is missing."""
+    from google.cloud import bigquery
+
+    client.create_table(bigquery.Table(table_id, schema=schema_fields(schema_file)), exists_ok=True)
+
+
+def append_rows(
+    client: bigquery.Client,
+    table_id: str,
+    rows: list[dict[str, Any]],
+    row_ids: list[str],
+    *,
+    what: str,
+) -> None:
+    """Stream append-only rows keyed by ``row_ids``; an unreachable or refusing backend is
+    :class:`~mlsys.errors.BackendUnavailable` (callers retry, nothing is half-written)."""
+    from google.api_core import exceptions as gexc
+
+    from mlsys.errors import BackendUnavailable
+
+    if not rows:
+        return
+    try:
+        errors = client.insert_rows_json(table_id, rows, row_ids=row_ids)
+    except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
+        raise BackendUnavailable(f"cannot append {what} to {table_id}: {exc}") from exc
+    if errors:
+        raise BackendUnavailable(f"BigQuery refused {what} in {table_id}: {errors}")
