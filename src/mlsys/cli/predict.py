@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import (
@@ -41,21 +41,21 @@ def predict(
     tasks: Annotated[int, typer.Option(help="tasks of the cloud-run-job engine", min=1)] = 1,
 ) -> None:
     """Predict every row of --input with a registered model into --output (streamed)."""
+    request: dict[str, Any] = {
+        "env": env,
+        "input_table": input_table,
+        "output_table": output_table,
+        "model_name": model_name,
+        "model_version": model_version,
+        "id_columns": id_columns or None,
+        "write_disposition": write_disposition.lower().removeprefix("write_"),
+        "job_id": job_id,
+    }
     if engine == "cloud-run-job":
         from mlsys.jobs import launch
 
         with console.status(f"checking the request and starting {tasks} Cloud Run tasks..."):
-            started = launch(
-                env=env,
-                input_table=input_table,
-                output_table=output_table,
-                model_name=model_name,
-                model_version=model_version,
-                id_columns=id_columns or None,
-                write_disposition=write_disposition.lower().removeprefix("write_"),
-                job_id=job_id,
-                tasks=tasks,
-            )
+            started = launch(**request, tasks=tasks)
         console.print(
             f"[green]✓[/] job [cyan]{started.job_id}[/]: execution {started.execution} "
             f"({tasks} tasks); follow it with GET /jobs/{started.job_id}"
@@ -69,16 +69,7 @@ def predict(
     from mlsys.predict.pipeline import execute
 
     with console.status("checking the request and loading the model..."):
-        job = prepare_prediction(
-            env=env,
-            input_table=input_table,
-            output_table=output_table,
-            model_name=model_name,
-            model_version=model_version,
-            id_columns=id_columns or None,
-            write_disposition=write_disposition.lower().removeprefix("write_"),
-            job_id=job_id,
-        )
+        job = prepare_prediction(**request)
     if job.reused:
         console.print(f"[yellow]job {job.record.job_id} already published[/]: nothing to do")
     with Progress(
