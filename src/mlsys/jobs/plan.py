@@ -35,6 +35,7 @@ from mlsys.errors import ConfigError, JobNotFound
 from mlsys.identifiers import check_column
 from mlsys.predict.jobs import BigQueryJobStore
 from mlsys.settings import check_env, get_settings
+from mlsys.tables import ensure_schema_table
 
 log = logging.getLogger(__name__)
 
@@ -128,19 +129,7 @@ class ShardStore:
     def _ensure_table(self) -> None:
         if self._ready:
             return
-        from google.cloud import bigquery
-
-        S = bigquery.SchemaField
-        schema = [
-            S("job_id", "STRING", "REQUIRED"),
-            S("kind", "STRING", "REQUIRED"),
-            S("task_index", "INTEGER"),
-            S("task_attempt", "INTEGER"),
-            S("rows", "INTEGER"),
-            S("payload", "STRING"),
-            S("recorded_at", "TIMESTAMP"),
-        ]
-        bigquery_client().create_table(bigquery.Table(self.table_id, schema=schema), exists_ok=True)
+        ensure_schema_table(bigquery_client(), self.table_id, "prediction_shards.json")
         self._ready = True
 
     def append(self, job_id: str, kind: str, **values: Any) -> None:

@@ -23,6 +23,7 @@ from google.api_core import exceptions as gexc
 from mlsys.clients import bigquery_client
 from mlsys.errors import InvalidIdentifier
 from mlsys.settings import check_env, get_settings
+from mlsys.tables import ensure_schema_table
 
 log = logging.getLogger(__name__)
 
@@ -136,28 +137,7 @@ class BigQueryJobStore:
     def _ensure_table(self) -> None:
         if self._ready:
             return
-        from google.cloud import bigquery
-
-        S = bigquery.SchemaField
-        schema = [
-            S("job_id", "STRING", "REQUIRED"),
-            S("env", "STRING"),
-            S("status", "STRING"),
-            S("input_table", "STRING"),
-            S("output_table", "STRING"),
-            S("model_name", "STRING"),
-            S("model_version", "INTEGER"),
-            S("write_disposition", "STRING"),
-            S("rows_total", "INTEGER"),
-            S("rows_done", "INTEGER"),
-            S("rows_written", "INTEGER"),
-            S("error_code", "STRING"),
-            S("error_message", "STRING"),
-            S("created_at", "TIMESTAMP"),
-            S("updated_at", "TIMESTAMP"),
-            S("finished_at", "TIMESTAMP"),
-        ]
-        bigquery_client().create_table(bigquery.Table(self.table_id, schema=schema), exists_ok=True)
+        ensure_schema_table(bigquery_client(), self.table_id, "prediction_jobs.json")
         self._ready = True
 
     def save(self, record: JobRecord) -> None:
