@@ -11,7 +11,10 @@ ROOT="$(pwd)"
 
 CHECKOV_VERSION="3.3.30"
 
-if command -v uv >/dev/null 2>&1; then
+# .ci/run exports UV_BIN (the real binary, not a pyenv shim that breaks in /tmp).
+if [[ -n "${UV_BIN:-}" ]]; then
+  UV=("$UV_BIN")
+elif command -v uv >/dev/null 2>&1; then
   UV=(uv)
 else
   UV=(python3 -m uv)
