@@ -1,19 +1,25 @@
-"""Google Cloud clients, built once per process and reused.
+"""Google Cloud clients, built once per process and environment, and reused.
+
+Every environment lives in its own project (``Settings.project_for``), so clients are per
+environment: a BigQuery client bills its jobs to that environment's project, and a read
+session's parent is that project, never the input table's.
 
 When the settings name an emulator (``STORAGE_EMULATOR_HOST``, ``BIGQUERY_EMULATOR_HOST``,
-``BIGQUERY_STORAGE_EMULATOR_HOST``), every client talks to it with anonymous credentials;
-otherwise the official clients use Application Default Credentials as on Google Cloud.
+``BIGQUERY_STORAGE_EMULATOR_HOST``), every client talks to it: with the bearer token of
+``MLSYS_LOCAL_IDENTITY`` when set (the local stack's components, refused what Terraform does not
+grant them), else anonymously (a person's own credentials, the project owner). Otherwise the
+official clients use Application Default Credentials as on Google Cloud.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
+from google.auth.credentials import AnonymousCredentials, Credentials
 
-from mlsys.settings import Settings, get_settings
+from mlsys.settings import Settings, check_env, get_settings
 
 if TYPE_CHECKING:
     from google.cloud import bigquery, storage
@@ -23,35 +29,69 @@ if TYPE_CHECKING:
 GRPC_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
 
 
-@functools.cache
-def storage_client() -> storage.Client:
-    """The process's Cloud Storage client."""
-    return make_storage_client(get_settings())
+def _env(env: str | None) -> str:
+    return check_env(env) if env is not None else get_settings().mlsys_env
+
+
+def storage_client(env: str | None = None) -> storage.Client:
+    """The process's Cloud Storage client for ``env`` (default: ``MLSYS_ENV``)."""
+    return _storage_client(_env(env))
+
+
+def bigquery_client(env: str | None = None) -> bigquery.Client:
+    """The process's BigQuery client for ``env`` (default: ``MLSYS_ENV``): jobs run and are
+    billed in that environment's project."""
+    return _bigquery_client(_env(env))
+
+
+def bigquery_read_client(env: str | None = None) -> BigQueryReadClient:
+    """The BigQuery Storage Read API client (Arrow streams) for ``env``, pointed at the emulator
+    if any."""
+    return _bigquery_read_client(_env(env))
 
 
 @functools.cache
-def bigquery_client() -> bigquery.Client:
-    """The process's BigQuery client."""
-    return make_bigquery_client(get_settings())
+def _storage_client(env: str) -> storage.Client:
+    return make_storage_client(get_settings(), env)
 
 
-def make_storage_client(settings: Settings) -> storage.Client:
+@functools.cache
+def _bigquery_client(env: str) -> bigquery.Client:
+    return make_bigquery_client(get_settings(), env)
+
+
+def emulator_credentials(settings: Settings, env: str) -> Credentials:
+    """The local stack's credentials: this process's identity for ``env``, else the owner."""
+    if not settings.local_identity:
+        return AnonymousCredentials()
+    from google.oauth2.credentials import Credentials as TokenCredentials
+
+    from mlsys.local.identities import token_for
+
+    return TokenCredentials(token=token_for(settings.local_identity, env))
+
+
+def make_storage_client(settings: Settings, env: str | None = None) -> storage.Client:
     """A new Cloud Storage client for ``settings`` (prefer the cached :func:`storage_client`)."""
     from google.cloud import storage
 
+    env = env or settings.mlsys_env
+    project = settings.project_for(env)
     if settings.storage_emulator_host:
         return storage.Client(
-            project=settings.gcp_project_id,
-            credentials=AnonymousCredentials(),
+            project=project,
+            credentials=emulator_credentials(settings, env),
             client_options=ClientOptions(api_endpoint=settings.storage_emulator_host),
         )
-    return storage.Client(project=settings.gcp_project_id)
+    return storage.Client(project=project)
 
 
-def make_bigquery_client(settings: Settings) -> bigquery.Client:
+def make_bigquery_client(settings: Settings, env: str | None = None) -> bigquery.Client:
     """A new BigQuery client for ``settings`` (prefer the cached :func:`bigquery_client`)."""
     from google.cloud import bigquery
 
+    env = env or settings.mlsys_env
+    project = settings.project_for(env)
     if settings.bigquery_emulator_host:
         # The emulator rejects small multipart load jobs ("unsupported Content-Type '*/*'");
         # a zero threshold makes the client always use resumable uploads, which it accepts.
@@ -59,17 +99,16 @@ def make_bigquery_client(settings: Settings) -> bigquery.Client:
 
         bq_client_module._MAX_MULTIPART_SIZE = 0
         return bigquery.Client(
-            project=settings.gcp_project_id,
+            project=project,
             location=settings.bq_location,
-            credentials=AnonymousCredentials(),
+            credentials=emulator_credentials(settings, env),
             client_options=ClientOptions(api_endpoint=settings.bigquery_emulator_host),
         )
-    return bigquery.Client(project=settings.gcp_project_id, location=settings.bq_location)
+    return bigquery.Client(project=project, location=settings.bq_location)
 
 
 @functools.cache
-def bigquery_read_client() -> BigQueryReadClient:
-    """The BigQuery Storage Read API client (Arrow streams), pointed at the emulator if any."""
+def _bigquery_read_client(env: str) -> BigQueryReadClient:
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
     from google.cloud.bigquery_storage_v1.services.big_query_read.transports import (
         BigQueryReadGrpcTransport,
@@ -88,6 +127,11 @@ def bigquery_read_client() -> BigQueryReadClient:
 
         target = settings.bigquery_storage_emulator_host.removeprefix("http://")
         channel = grpc.insecure_channel(target, options=options)
+        if settings.local_identity:
+            from mlsys.local.identities import token_for
+
+            token = token_for(settings.local_identity, env)
+            channel = grpc.intercept_channel(channel, _bearer_interceptor(token))
         return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
     if settings.bigquery_emulator_host:
         raise RuntimeError(
@@ -98,8 +142,41 @@ def bigquery_read_client() -> BigQueryReadClient:
     return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
 
 
+def _bearer_interceptor(token: str) -> Any:
+    """Adds ``authorization: Bearer TOKEN`` to every call on an insecure (local) channel,
+    where gRPC refuses call credentials."""
+    import collections
+
+    import grpc
+
+    fields = ("method", "timeout", "metadata", "credentials", "wait_for_ready", "compression")
+
+    class Details(collections.namedtuple("Details", fields), grpc.ClientCallDetails):  # type: ignore[misc]
+        pass
+
+    class Interceptor(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterceptor):
+        def _with_token(self, details: Any) -> Any:
+            metadata = [*(details.metadata or []), ("authorization", f"Bearer {token}")]
+            return Details(  # type: ignore[call-arg]
+                details.method,
+                details.timeout,
+                metadata,
+                details.credentials,
+                getattr(details, "wait_for_ready", None),
+                getattr(details, "compression", None),
+            )
+
+        def intercept_unary_unary(self, continuation: Any, details: Any, request: Any) -> Any:
+            return continuation(self._with_token(details), request)
+
+        def intercept_unary_stream(self, continuation: Any, details: Any, request: Any) -> Any:
+            return continuation(self._with_token(details), request)
+
+    return Interceptor()
+
+
 def reset_clients() -> None:
     """Drop the cached clients so the next call builds them from fresh settings."""
-    storage_client.cache_clear()
-    bigquery_client.cache_clear()
-    bigquery_read_client.cache_clear()
+    _storage_client.cache_clear()
+    _bigquery_client.cache_clear()
+    _bigquery_read_client.cache_clear()

@@ -43,6 +43,11 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(extra="ignore", env_ignore_empty=True)
 
     gcp_project_id: str = Field("mlsys-local", alias="GCP_PROJECT_ID")
+    # A project per environment (the layout teams that keep prod apart use). Each defaults to
+    # GCP_PROJECT_ID, so a single-project set-up and the seed's names keep working.
+    gcp_project_id_dev: str | None = Field(None, alias="GCP_PROJECT_ID_DEV")
+    gcp_project_id_staging: str | None = Field(None, alias="GCP_PROJECT_ID_STAGING")
+    gcp_project_id_prod: str | None = Field(None, alias="GCP_PROJECT_ID_PROD")
     gcp_region: str = Field("europe-west1", alias="GCP_REGION")
     mlsys_env: Environment = Field("dev", alias="MLSYS_ENV")
 
@@ -57,6 +62,10 @@ class Settings(BaseSettings):
     bigquery_emulator_host: str | None = Field(None, alias="BIGQUERY_EMULATOR_HOST")
     bigquery_storage_emulator_host: str | None = Field(None, alias="BIGQUERY_STORAGE_EMULATOR_HOST")
     service_url: str | None = Field(None, alias="MLSYS_SERVICE_URL")
+    # Local stack only: the identity this process acts as against the enforcing emulator proxy
+    # (service, function, job, or promoter@ENV); unset means the project owner, as a person's
+    # own credentials in a notebook. On Google Cloud, Application Default Credentials decide.
+    local_identity: str | None = Field(None, alias="MLSYS_LOCAL_IDENTITY")
     function_url: str | None = Field(None, alias="MLSYS_FUNCTION_URL")
 
     bq_location: str = Field("EU", alias="BQ_LOCATION")
@@ -82,6 +91,31 @@ class Settings(BaseSettings):
         return value
 
     # -- environments ---------------------------------------------------------------------
+    def project_for(self, env: str) -> str:
+        """The project that holds ``env``'s datasets and buckets and bills its jobs."""
+        specific = {
+            "dev": self.gcp_project_id_dev,
+            "staging": self.gcp_project_id_staging,
+            "prod": self.gcp_project_id_prod,
+        }[check_env(env)]
+        return specific or self.gcp_project_id
+
+    def dataset_ref(self, env: str) -> str:
+        """``project.mlsys_{env}``: the registry dataset of ``env`` in its own project."""
+        return f"{self.project_for(env)}.{self.dataset_for(env)}"
+
+    def ops_dataset_ref(self, env: str) -> str:
+        """``project.mlsys_ops_{env}``: job bookkeeping of ``env`` in its own project."""
+        return f"{self.project_for(env)}.{self.ops_dataset_for(env)}"
+
+    def predictions_dataset_for(self, env: str) -> str:
+        """Where ``env``'s prediction outputs land by default (``mlsys_predictions_{env}``): the
+        service and the job may write there, never in the registry dataset."""
+        return f"{self.dataset_prefix}_predictions_{check_env(env)}"
+
+    def predictions_dataset_ref(self, env: str) -> str:
+        return f"{self.project_for(env)}.{self.predictions_dataset_for(env)}"
+
     def bucket_for(self, env: str) -> str:
         """The models bucket configured for ``env``."""
         return {
