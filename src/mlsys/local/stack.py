@@ -353,9 +353,7 @@ class LocalStack:
         # The stack alone decides its projects: a GCP_PROJECT_ID_* of the caller's shell (or of
         # another stack) must not leak into its components.
         child = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "GCP_PROJECT_ID_"))
+            k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GCP_PROJECT_ID_"))
         }
         child.update(env)
         child.update(extra)
