@@ -1,10 +1,12 @@
 """Safe model loading: verify an artifact against the registry BEFORE deserializing it.
 
 Loading a pickle runs code, so the bytes are checked first: they must come from the
-environment's own models bucket, at the generation the registry recorded, with the sha256 it
-recorded. Only then are they deserialized (pickle/joblib, skops with an explicit list of trusted
-types, or ONNX through onnxruntime). Loaded models are cached (LRU, keyed by ``(uri,
-generation)``) so repeated predictions do not download and unpickle again.
+environment's own models bucket, at the generation the registry recorded, no larger than it
+recorded (and than ``MLSYS_MAX_ARTIFACT_BYTES``, checked before downloading), with the sha256 it
+recorded (a row without one is refused). Only then are they deserialized: pickle/joblib through
+the allow-list unpickler of :mod:`mlsys.safe_pickle`, skops with an explicit list of trusted
+types, ONNX through onnxruntime; what comes out must have ``predict``. Loaded models are cached
+(LRU, keyed by ``(uri, generation)``) so repeated predictions do not download and unpickle again.
 """
 
 from __future__ import annotations
@@ -22,10 +24,14 @@ from google.api_core import exceptions as gexc
 from mlsys.clients import storage_client
 from mlsys.errors import (
     ArtifactPathError,
+    ArtifactTooLarge,
     IntegrityError,
+    InvalidArtifact,
+    MlsysError,
     ObjectNotFound,
     UnsupportedFormat,
     UntrustedArtifact,
+    UnverifiedArtifact,
 )
 from mlsys.settings import get_settings
 
@@ -139,9 +145,6 @@ class _ModelCache:
         with self._lock:
             self._items.clear()
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 _cache = _ModelCache()
 
@@ -154,8 +157,10 @@ def clear_cache() -> None:
 def load_model(ref: ArtifactRef, *, allowed_bucket: str) -> LoadedModel:
     """Download, verify and deserialize ``ref``; cached by ``(uri, generation)``.
 
-    ``allowed_bucket`` is the environment's models bucket: nothing else is ever loaded.
-    Raises :class:`IntegrityError` when the bytes differ from what the registry recorded.
+    ``allowed_bucket`` is the environment's models bucket: nothing else is ever loaded. The
+    size is checked on the object's metadata before any byte is downloaded; the bytes are
+    hashed as they arrive and refused (:class:`IntegrityError`) unless they are what the
+    registry recorded; pickles are then read through :mod:`mlsys.safe_pickle`.
     """
     if ref.bucket != allowed_bucket:
         raise UntrustedArtifact(
@@ -166,49 +171,85 @@ def load_model(ref: ArtifactRef, *, allowed_bucket: str) -> LoadedModel:
         raise IntegrityError(
             f"{ref.uri}: the registry says format {ref.format!r}, the file name says {fmt!r}"
         )
-    generation = ref.generation if ref.generation is not None else _live_generation(ref)
-    key = (ref.uri, generation)
-    cached = _cache.get(key)
+    if not ref.sha256:
+        raise UnverifiedArtifact(
+            f"{ref.uri}: the registry recorded no sha256 for generation {ref.generation} (it "
+            "could not be hashed when it was registered); refusing to load unverified bytes: "
+            "upload the model as a new version"
+        )
+    cached = _cache.get((ref.uri, ref.generation or 0))
     if cached is not None:
         return cached
-    data = _download(ref, generation)
-    digest = verify_bytes(ref, data)
-    model = deserialize(data, fmt)
-    loaded = LoadedModel(model=model, ref=ref, generation=generation, sha256=digest)
-    _cache.put(key, loaded, get_settings().model_cache_size)
-    log.info("loaded %s (generation %s, %d bytes)", ref.uri, generation, len(data))
-    return loaded
-
-
-def verify_bytes(ref: ArtifactRef, data: bytes) -> str:
-    """The sha256 of ``data``, after checking it (and the size) against ``ref``."""
-    digest = hashlib.sha256(data).hexdigest()
-    if ref.size is not None and ref.size != len(data):
-        raise IntegrityError(
-            f"{ref.uri}: the registry recorded {ref.size} bytes, the artifact has {len(data)}; "
-            "refusing to deserialize it"
-        )
-    if ref.sha256 is not None and ref.sha256.lower() != digest:
+    settings = get_settings()
+    blob = _object_at(ref)
+    generation = int(blob.generation)
+    key = (ref.uri, generation)
+    check_size(ref, int(blob.size or 0), settings.max_artifact_bytes)
+    buffer, digest = _download(ref, blob)
+    if ref.sha256.lower() != digest:
         raise IntegrityError(
             f"{ref.uri}: sha256 mismatch (registry {ref.sha256}, artifact {digest}); "
             "refusing to deserialize it"
         )
-    return digest
+    model = _deserialize_model(ref, buffer, fmt)
+    loaded = LoadedModel(model=model, ref=ref, generation=generation, sha256=digest)
+    _cache.put(key, loaded, settings.model_cache_size)
+    log.info("loaded %s (generation %s, %d bytes)", ref.uri, generation, blob.size)
+    return loaded
 
 
-def deserialize(data: bytes, fmt: str) -> Any:
-    """Turn verified bytes into a model object (call only after :func:`verify_bytes`)."""
+def check_size(ref: ArtifactRef, size: int, limit: int) -> None:
+    """Refuse, before downloading, an object the registry did not record or that is too big."""
+    if ref.size is not None and ref.size != size:
+        raise IntegrityError(
+            f"{ref.uri}: the registry recorded {ref.size} bytes, the object has {size}; "
+            "refusing to download it"
+        )
+    if size > limit:
+        raise ArtifactTooLarge(
+            f"{ref.uri} is {size} bytes, more than MLSYS_MAX_ARTIFACT_BYTES={limit}; "
+            "not downloaded (raise the limit if the service has the memory for it)",
+            details={"size": size, "limit": limit},
+        )
+
+
+def deserialize(data: bytes | io.BytesIO, fmt: str) -> Any:
+    """Turn verified bytes into a model object (pickles through the allow-list)."""
+    raw = data.getvalue() if isinstance(data, io.BytesIO) else data  # shared, not copied
     if fmt in ("pkl", "joblib"):
-        import joblib
+        from mlsys import safe_pickle  # joblib loads on first use, not at the service's start
 
-        return joblib.load(io.BytesIO(data))  # joblib reads plain pickles too
+        settings = get_settings()
+        return safe_pickle.loads(
+            raw,
+            trusted_modules=settings.trusted_module_prefixes,
+            max_bytes=settings.max_artifact_bytes,
+        )
     if fmt == "skops":
-        return _load_skops(data)
+        return _load_skops(raw)
     if fmt == "onnx":
         from mlsys.predict.onnx import load_onnx
 
-        return load_onnx(data)
+        return load_onnx(raw)
     raise UnsupportedFormat(f"unsupported artifact format {fmt!r}")
+
+
+def _deserialize_model(ref: ArtifactRef, buffer: io.BytesIO, fmt: str) -> Any:
+    """:func:`deserialize`, with anything the bytes make it raise turned into a 422."""
+    try:
+        model = deserialize(buffer, fmt)
+    except MlsysError:
+        raise
+    except Exception as exc:  # corrupt or truncated bytes fail in many ways, all the artifact's
+        raise InvalidArtifact(
+            f"{ref.uri} could not be read as a {fmt} model: {type(exc).__name__}: {exc}"
+        ) from None
+    if not callable(getattr(model, "predict", None)):
+        raise InvalidArtifact(
+            f"{ref.uri} holds a {type(model).__module__}.{type(model).__qualname__}, not a "
+            "model: expected an estimator with a predict() method"
+        )
+    return model
 
 
 def _load_skops(data: bytes) -> Any:
@@ -224,21 +265,46 @@ def _load_skops(data: bytes) -> Any:
     return sio.loads(data, trusted=list(untrusted))
 
 
-def _live_generation(ref: ArtifactRef) -> int:
-    blob = storage_client().bucket(ref.bucket).get_blob(ref.object_name)
-    if blob is None:
-        raise ObjectNotFound(f"artifact {ref.uri} does not exist")
-    return int(blob.generation)
+class _HashingBuffer(io.BytesIO):
+    """Download target that hashes bytes as they arrive and never grows past ``limit``."""
 
+    def __init__(self, uri: str, limit: int) -> None:
+        super().__init__()
+        self.uri, self.limit, self.sha256 = uri, limit, hashlib.sha256()
 
-def _download(ref: ArtifactRef, generation: int) -> bytes:
-    blob = storage_client().bucket(ref.bucket).blob(ref.object_name, generation=generation)
-    try:
-        return bytes(blob.download_as_bytes())
-    except gexc.NotFound:
-        if ref.generation is not None:
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
             raise IntegrityError(
-                f"{ref.uri}: the registered generation {generation} is gone (the object was "
-                "replaced or deleted); refusing to load another one"
-            ) from None
-        raise ObjectNotFound(f"artifact {ref.uri} does not exist") from None
+                f"{self.uri}: more bytes arrived than the {self.limit} its metadata announced"
+            )
+        self.sha256.update(data)
+        return super().write(data)
+
+
+def _object_at(ref: ArtifactRef) -> Any:
+    """The object's metadata at the registered generation (the live one if none is given)."""
+    blob = storage_client().bucket(ref.bucket).get_blob(ref.object_name, generation=ref.generation)
+    if blob is not None:
+        return blob
+    if ref.generation is not None:
+        raise IntegrityError(
+            f"{ref.uri}: the registered generation {ref.generation} is gone (the object was "
+            "replaced or deleted); refusing to load another one"
+        )
+    raise ObjectNotFound(f"artifact {ref.uri} does not exist")
+
+
+def _download(ref: ArtifactRef, blob: Any) -> tuple[io.BytesIO, str]:
+    """The object's bytes (one copy, in memory) and their sha256, computed while streaming."""
+    buffer = _HashingBuffer(ref.uri, int(blob.size or 0))
+    # A fresh handle pinned to the generation: a listed blob's mediaLink may name the live
+    # object instead (fake-gcs-server's does), and the hash would then refuse the bytes.
+    pinned = blob.bucket.blob(blob.name, generation=blob.generation)
+    try:
+        pinned.download_to_file(buffer)
+    except gexc.NotFound:
+        raise IntegrityError(
+            f"{ref.uri}: generation {blob.generation} disappeared during the download"
+        ) from None
+    buffer.seek(0)
+    return buffer, buffer.sha256.hexdigest()
