@@ -34,7 +34,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from mlsys import safe_pickle
+from mlsys import pickle_allowlist, safe_pickle
 from mlsys.errors import InvalidArtifact, UntrustedGlobal
 from mlsys.examples import titanic
 
@@ -258,6 +258,8 @@ REFUSED_INSIDE_ALLOWED_PACKAGES = [
     ("joblib", "load"),
     ("joblib.numpy_pickle", "NumpyArrayWrapper"),  # outside a joblib file
     ("numpy", "random"),  # a module, not a value
+    ("numpy._core.numerictypes", "sctypeDict"),  # a shared dict SETITEM would change
+    ("numpy.random.mtrand", "_rand"),  # the process-wide RandomState
     ("operator", "attrgetter"),
     ("functools", "partial"),
     ("builtins", "getattr"),
@@ -271,7 +273,7 @@ REFUSED_INSIDE_ALLOWED_PACKAGES = [
 @pytest.mark.parametrize("module, name", REFUSED_INSIDE_ALLOWED_PACKAGES)
 def test_dangerous_globals_are_refused_even_inside_allowed_packages(module, name):
     with pytest.raises(UntrustedGlobal, match="not allowed"):
-        safe_pickle.resolve(module, name)
+        pickle_allowlist.resolve(module, name)
 
 
 @pytest.mark.parametrize(
@@ -291,7 +293,7 @@ def test_dangerous_globals_are_refused_even_inside_allowed_packages(module, name
     ],
 )
 def test_what_models_are_made_of_is_allowed(module, name):
-    assert safe_pickle.resolve(module, name) is not None
+    assert pickle_allowlist.resolve(module, name) is not None
 
 
 class CustomModel:
@@ -329,4 +331,52 @@ def test_a_small_compressed_file_cannot_expand_past_the_limit():
 @pytest.mark.parametrize("module", ["", ".os", "numpy..os", "numpy.", "numpy/../os"])
 def test_malformed_module_names_are_refused_before_any_import(module):
     with pytest.raises(UntrustedGlobal):
-        safe_pickle.resolve(module, "system")
+        pickle_allowlist.resolve(module, "system")
+
+
+def _build_setattr(module: str, name: str, attribute: str, value: bytes = b"\x88") -> bytes:
+    """GLOBAL module.name, then BUILD with (None, {attribute: value}): setattr on it
+    (``value`` an opcode: True by default, ``N`` for None)."""
+    key = attribute.encode()
+    return (
+        b"\x80\x04c" + f"{module}\n{name}\n".encode()
+        + b"N}\x8c" + bytes([len(key)]) + key + value + b"s\x86b."
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "module, name, attribute",
+    [
+        ("sklearn._loss.link", "LogitLink", "inverse"),  # every HistGradientBoosting's link
+        ("sklearn.utils.validation", "check_array", "__defaults__"),  # a function's defaults
+    ],
+)
+@pytest.mark.parametrize("compressed", [False, True], ids=["pickle", "joblib zlib"])
+def test_a_pickle_cannot_change_shared_classes_or_functions(module, name, attribute, compressed):
+    import importlib
+    import zlib
+
+    target = getattr(importlib.import_module(module), name)
+    before = target.__dict__.get(attribute, getattr(target, attribute))
+    data = _build_setattr(module, name, attribute, value=b"N")
+    with pytest.raises(UntrustedGlobal, match=f"changes {module}.{name} \\({attribute}\\)"):
+        safe_pickle.loads(zlib.compress(data) if compressed else data)
+    assert target.__dict__.get(attribute, getattr(target, attribute)) is before  # undone
+
+
+def test_an_added_attribute_is_removed_even_when_it_is_none():
+    from sklearn._loss.link import LogitLink
+
+    with pytest.raises(UntrustedGlobal, match="LogitLink \\(pwned\\)"):
+        safe_pickle.loads(_build_setattr("sklearn._loss.link", "LogitLink", "pwned", value=b"N"))
+    assert "pwned" not in vars(LogitLink)
+
+
+def test_plain_unpickling_would_change_the_shared_class():
+    from sklearn._loss.link import LogitLink
+
+    pickle.loads(_build_setattr("sklearn._loss.link", "LogitLink", "pwned"))
+    try:
+        assert LogitLink.pwned is True
+    finally:
+        del LogitLink.pwned

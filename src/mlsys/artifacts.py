@@ -4,8 +4,8 @@ Loading a pickle runs code, so the bytes are checked first: they must come from 
 environment's own models bucket, at the generation the registry recorded, no larger than it
 recorded (and than ``MLSYS_MAX_ARTIFACT_BYTES``, checked before downloading), with the sha256 it
 recorded (a row without one is refused). Only then are they deserialized: pickle/joblib through
-the allow-list unpickler of :mod:`mlsys.safe_pickle`, skops with an explicit list of trusted
-types, ONNX through onnxruntime; what comes out must have ``predict``. Loaded models are cached
+:mod:`mlsys.model_formats` (pickle/joblib through the allow-list unpickler, skops with trusted
+types, ONNX); what comes out must have ``predict``. Loaded models are cached
 (LRU, keyed by ``(uri, generation)``) so repeated predictions do not download and unpickle again.
 """
 
@@ -26,13 +26,12 @@ from mlsys.errors import (
     ArtifactPathError,
     ArtifactTooLarge,
     IntegrityError,
-    InvalidArtifact,
-    MlsysError,
     ObjectNotFound,
     UnsupportedFormat,
     UntrustedArtifact,
     UnverifiedArtifact,
 )
+from mlsys.model_formats import to_model
 from mlsys.settings import get_settings
 
 if TYPE_CHECKING:
@@ -41,24 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("pkl", "joblib", "skops", "onnx")
-
-#: Types a skops file may contain beyond those skops trusts by default (plain scikit-learn
-#: estimators, numpy arrays and builtins). Anything else is refused, never loaded.
-TRUSTED_SKOPS_TYPES: frozenset[str] = frozenset(
-    {
-        "numpy.dtype",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-        "sklearn._loss.link.Interval",
-        "sklearn._loss.link.IdentityLink",
-        "sklearn._loss.link.LogitLink",
-        "sklearn._loss.link.MultinomialLogit",
-        "sklearn._loss.loss.HalfBinomialLoss",
-        "sklearn._loss.loss.HalfMultinomialLoss",
-        "sklearn._loss.loss.HalfSquaredError",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -191,7 +172,7 @@ def load_model(ref: ArtifactRef, *, allowed_bucket: str) -> LoadedModel:
             f"{ref.uri}: sha256 mismatch (registry {ref.sha256}, artifact {digest}); "
             "refusing to deserialize it"
         )
-    model = _deserialize_model(ref, buffer, fmt)
+    model = to_model(ref.uri, buffer.getvalue(), fmt)
     loaded = LoadedModel(model=model, ref=ref, generation=generation, sha256=digest)
     _cache.put(key, loaded, settings.model_cache_size)
     log.info("loaded %s (generation %s, %d bytes)", ref.uri, generation, blob.size)
@@ -211,58 +192,6 @@ def check_size(ref: ArtifactRef, size: int, limit: int) -> None:
             "not downloaded (raise the limit if the service has the memory for it)",
             details={"size": size, "limit": limit},
         )
-
-
-def deserialize(data: bytes | io.BytesIO, fmt: str) -> Any:
-    """Turn verified bytes into a model object (pickles through the allow-list)."""
-    raw = data.getvalue() if isinstance(data, io.BytesIO) else data  # shared, not copied
-    if fmt in ("pkl", "joblib"):
-        from mlsys import safe_pickle  # joblib loads on first use, not at the service's start
-
-        settings = get_settings()
-        return safe_pickle.loads(
-            raw,
-            trusted_modules=settings.trusted_module_prefixes,
-            max_bytes=settings.max_artifact_bytes,
-        )
-    if fmt == "skops":
-        return _load_skops(raw)
-    if fmt == "onnx":
-        from mlsys.predict.onnx import load_onnx
-
-        return load_onnx(raw)
-    raise UnsupportedFormat(f"unsupported artifact format {fmt!r}")
-
-
-def _deserialize_model(ref: ArtifactRef, buffer: io.BytesIO, fmt: str) -> Any:
-    """:func:`deserialize`, with anything the bytes make it raise turned into a 422."""
-    try:
-        model = deserialize(buffer, fmt)
-    except MlsysError:
-        raise
-    except Exception as exc:  # corrupt or truncated bytes fail in many ways, all the artifact's
-        raise InvalidArtifact(
-            f"{ref.uri} could not be read as a {fmt} model: {type(exc).__name__}: {exc}"
-        ) from None
-    if not callable(getattr(model, "predict", None)):
-        raise InvalidArtifact(
-            f"{ref.uri} holds a {type(model).__module__}.{type(model).__qualname__}, not a "
-            "model: expected an estimator with a predict() method"
-        )
-    return model
-
-
-def _load_skops(data: bytes) -> Any:
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = sorted(t for t in untrusted if t not in TRUSTED_SKOPS_TYPES)
-    if refused:
-        raise UntrustedArtifact(
-            f"skops artifact holds types that are not trusted: {', '.join(refused)}; "
-            "expected scikit-learn estimators and numpy arrays only"
-        )
-    return sio.loads(data, trusted=list(untrusted))
 
 
 class _HashingBuffer(io.BytesIO):
