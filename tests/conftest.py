@@ -18,6 +18,11 @@ from mlsys.settings import Settings, get_settings, reset_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The tests' own custom estimators (a slow model, a flaky one) load through the allow-list
+# unpickler as a user's would: by trusting their modules. Set before the stack starts, so the
+# service, the function and job tasks inherit it too.
+os.environ.setdefault("MLSYS_TRUSTED_MODULES", "tests.jobs.slow,tests.predict.flaky")
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:

@@ -1,10 +1,12 @@
 """Safe model loading: verify an artifact against the registry BEFORE deserializing it.
 
 Loading a pickle runs code, so the bytes are checked first: they must come from the
-environment's own models bucket, at the generation the registry recorded, with the sha256 it
-recorded. Only then are they deserialized (pickle/joblib, skops with an explicit list of trusted
-types, or ONNX through onnxruntime). Loaded models are cached (LRU, keyed by ``(uri,
-generation)``) so repeated predictions do not download and unpickle again.
+environment's own models bucket, at the generation the registry recorded, no larger than it
+recorded (and than ``MLSYS_MAX_ARTIFACT_BYTES``, checked before downloading), with the sha256 it
+recorded (a row without one is refused). Only then are they deserialized: pickle/joblib through
+:mod:`mlsys.model_formats` (pickle/joblib through the allow-list unpickler, skops with trusted
+types, ONNX); what comes out must have ``predict``. Loaded models are cached
+(LRU, keyed by ``(uri, generation)``) so repeated predictions do not download and unpickle again.
 """
 
 from __future__ import annotations
@@ -22,11 +24,14 @@ from google.api_core import exceptions as gexc
 from mlsys.clients import storage_client
 from mlsys.errors import (
     ArtifactPathError,
+    ArtifactTooLarge,
     IntegrityError,
     ObjectNotFound,
     UnsupportedFormat,
     UntrustedArtifact,
+    UnverifiedArtifact,
 )
+from mlsys.model_formats import to_model
 from mlsys.settings import get_settings
 
 if TYPE_CHECKING:
@@ -35,24 +40,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 FORMATS = ("pkl", "joblib", "skops", "onnx")
-
-#: Types a skops file may contain beyond those skops trusts by default (plain scikit-learn
-#: estimators, numpy arrays and builtins). Anything else is refused, never loaded.
-TRUSTED_SKOPS_TYPES: frozenset[str] = frozenset(
-    {
-        "numpy.dtype",
-        "sklearn.tree._tree.Tree",
-        "sklearn.ensemble._hist_gradient_boosting.predictor.TreePredictor",
-        "sklearn.ensemble._hist_gradient_boosting.binning._BinMapper",
-        "sklearn._loss.link.Interval",
-        "sklearn._loss.link.IdentityLink",
-        "sklearn._loss.link.LogitLink",
-        "sklearn._loss.link.MultinomialLogit",
-        "sklearn._loss.loss.HalfBinomialLoss",
-        "sklearn._loss.loss.HalfMultinomialLoss",
-        "sklearn._loss.loss.HalfSquaredError",
-    }
-)
 
 
 @dataclass(frozen=True)
@@ -139,9 +126,6 @@ class _ModelCache:
         with self._lock:
             self._items.clear()
 
-    def __len__(self) -> int:
-        return len(self._items)
-
 
 _cache = _ModelCache()
 
@@ -154,8 +138,10 @@ def clear_cache() -> None:
 def load_model(ref: ArtifactRef, *, allowed_bucket: str) -> LoadedModel:
     """Download, verify and deserialize ``ref``; cached by ``(uri, generation)``.
 
-    ``allowed_bucket`` is the environment's models bucket: nothing else is ever loaded.
-    Raises :class:`IntegrityError` when the bytes differ from what the registry recorded.
+    ``allowed_bucket`` is the environment's models bucket: nothing else is ever loaded. The
+    size is checked on the object's metadata before any byte is downloaded; the bytes are
+    hashed as they arrive and refused (:class:`IntegrityError`) unless they are what the
+    registry recorded; pickles are then read through :mod:`mlsys.safe_pickle`.
     """
     if ref.bucket != allowed_bucket:
         raise UntrustedArtifact(
@@ -166,85 +152,89 @@ def load_model(ref: ArtifactRef, *, allowed_bucket: str) -> LoadedModel:
         raise IntegrityError(
             f"{ref.uri}: the registry says format {ref.format!r}, the file name says {fmt!r}"
         )
-    generation = ref.generation if ref.generation is not None else _live_generation(ref)
-    key = (ref.uri, generation)
-    cached = _cache.get(key)
+    if not ref.sha256:
+        raise UnverifiedArtifact(
+            f"{ref.uri}: the registry recorded no sha256 for generation {ref.generation} (it "
+            "could not be hashed when it was registered); refusing to load unverified bytes: "
+            "upload the model as a new version"
+        )
+    cached = _cache.get((ref.uri, ref.generation or 0))
     if cached is not None:
         return cached
-    data = _download(ref, generation)
-    digest = verify_bytes(ref, data)
-    model = deserialize(data, fmt)
-    loaded = LoadedModel(model=model, ref=ref, generation=generation, sha256=digest)
-    _cache.put(key, loaded, get_settings().model_cache_size)
-    log.info("loaded %s (generation %s, %d bytes)", ref.uri, generation, len(data))
-    return loaded
-
-
-def verify_bytes(ref: ArtifactRef, data: bytes) -> str:
-    """The sha256 of ``data``, after checking it (and the size) against ``ref``."""
-    digest = hashlib.sha256(data).hexdigest()
-    if ref.size is not None and ref.size != len(data):
-        raise IntegrityError(
-            f"{ref.uri}: the registry recorded {ref.size} bytes, the artifact has {len(data)}; "
-            "refusing to deserialize it"
-        )
-    if ref.sha256 is not None and ref.sha256.lower() != digest:
+    settings = get_settings()
+    blob = _object_at(ref)
+    generation = int(blob.generation)
+    key = (ref.uri, generation)
+    check_size(ref, int(blob.size or 0), settings.max_artifact_bytes)
+    buffer, digest = _download(ref, blob)
+    if ref.sha256.lower() != digest:
         raise IntegrityError(
             f"{ref.uri}: sha256 mismatch (registry {ref.sha256}, artifact {digest}); "
             "refusing to deserialize it"
         )
-    return digest
+    model = to_model(ref.uri, buffer.getvalue(), fmt)
+    loaded = LoadedModel(model=model, ref=ref, generation=generation, sha256=digest)
+    _cache.put(key, loaded, settings.model_cache_size)
+    log.info("loaded %s (generation %s, %d bytes)", ref.uri, generation, blob.size)
+    return loaded
 
 
-def deserialize(data: bytes, fmt: str) -> Any:
-    """Turn verified bytes into a model object (call only after :func:`verify_bytes`)."""
-    if fmt in ("pkl", "joblib"):
-        import joblib
-
-        return joblib.load(io.BytesIO(data))  # joblib reads plain pickles too
-    if fmt == "skops":
-        return _load_skops(data)
-    if fmt == "onnx":
-        from mlsys.predict.onnx import load_onnx
-
-        return load_onnx(data)
-    raise UnsupportedFormat(f"unsupported artifact format {fmt!r}")
-
-
-def _load_skops(data: bytes) -> Any:
-    import skops.io as sio
-
-    untrusted = sio.get_untrusted_types(data=data)
-    refused = sorted(t for t in untrusted if t not in TRUSTED_SKOPS_TYPES)
-    if refused:
-        raise UntrustedArtifact(
-            f"skops artifact holds types that are not trusted: {', '.join(refused)}; "
-            "expected scikit-learn estimators and numpy arrays only"
+def check_size(ref: ArtifactRef, size: int, limit: int) -> None:
+    """Refuse, before downloading, an object the registry did not record or that is too big."""
+    if ref.size is not None and ref.size != size:
+        raise IntegrityError(
+            f"{ref.uri}: the registry recorded {ref.size} bytes, the object has {size}; "
+            "refusing to download it"
         )
-    return sio.loads(data, trusted=list(untrusted))
+    if size > limit:
+        raise ArtifactTooLarge(
+            f"{ref.uri} is {size} bytes, more than MLSYS_MAX_ARTIFACT_BYTES={limit}; "
+            "not downloaded (raise the limit if the service has the memory for it)",
+            details={"size": size, "limit": limit},
+        )
 
 
-def _env_of(ref: ArtifactRef) -> str | None:
-    """The environment whose bucket holds the artifact (its project and identity)."""
-    return get_settings().env_for_bucket(ref.bucket)
+class _HashingBuffer(io.BytesIO):
+    """Download target that hashes bytes as they arrive and never grows past ``limit``."""
 
+    def __init__(self, uri: str, limit: int) -> None:
+        super().__init__()
+        self.uri, self.limit, self.sha256 = uri, limit, hashlib.sha256()
 
-def _live_generation(ref: ArtifactRef) -> int:
-    blob = storage_client(_env_of(ref)).bucket(ref.bucket).get_blob(ref.object_name)
-    if blob is None:
-        raise ObjectNotFound(f"artifact {ref.uri} does not exist")
-    return int(blob.generation)
-
-
-def _download(ref: ArtifactRef, generation: int) -> bytes:
-    client = storage_client(_env_of(ref))
-    blob = client.bucket(ref.bucket).blob(ref.object_name, generation=generation)
-    try:
-        return bytes(blob.download_as_bytes())
-    except gexc.NotFound:
-        if ref.generation is not None:
+    def write(self, data: Any) -> int:
+        if self.tell() + len(data) > self.limit:
             raise IntegrityError(
-                f"{ref.uri}: the registered generation {generation} is gone (the object was "
-                "replaced or deleted); refusing to load another one"
-            ) from None
-        raise ObjectNotFound(f"artifact {ref.uri} does not exist") from None
+                f"{self.uri}: more bytes arrived than the {self.limit} its metadata announced"
+            )
+        self.sha256.update(data)
+        return super().write(data)
+
+
+def _object_at(ref: ArtifactRef) -> Any:
+    """The object's metadata at the registered generation (the live one if none is given)."""
+    client = storage_client(get_settings().env_for_bucket(ref.bucket))
+    blob = client.bucket(ref.bucket).get_blob(ref.object_name, generation=ref.generation)
+    if blob is not None:
+        return blob
+    if ref.generation is not None:
+        raise IntegrityError(
+            f"{ref.uri}: the registered generation {ref.generation} is gone (the object was "
+            "replaced or deleted); refusing to load another one"
+        )
+    raise ObjectNotFound(f"artifact {ref.uri} does not exist")
+
+
+def _download(ref: ArtifactRef, blob: Any) -> tuple[io.BytesIO, str]:
+    """The object's bytes (one copy, in memory) and their sha256, computed while streaming."""
+    buffer = _HashingBuffer(ref.uri, int(blob.size or 0))
+    # A fresh handle pinned to the generation: a listed blob's mediaLink may name the live
+    # object instead (fake-gcs-server's does), and the hash would then refuse the bytes.
+    pinned = blob.bucket.blob(blob.name, generation=blob.generation)
+    try:
+        pinned.download_to_file(buffer)
+    except gexc.NotFound:
+        raise IntegrityError(
+            f"{ref.uri}: generation {blob.generation} disappeared during the download"
+        ) from None
+    buffer.seek(0)
+    return buffer, buffer.sha256.hexdigest()

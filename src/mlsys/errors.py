@@ -139,6 +139,25 @@ class PromotionGateFailed(Unprocessable):
     code = "PROMOTION_GATE_FAILED"
 
 
+# -- safe artifact loading (mlsys.artifacts, mlsys.safe_pickle) ------------------------------
+class UntrustedGlobal(Unprocessable):
+    """A pickle names a global outside the allow-list; nothing of it was run."""
+
+    code = "UNTRUSTED_GLOBAL"
+
+
+class InvalidArtifact(Unprocessable):
+    """Verified bytes that are not a usable model (corrupt, truncated, no ``predict``)."""
+
+    code = "INVALID_ARTIFACT"
+
+
+class ArtifactTooLarge(Unprocessable):
+    """The artifact is larger than ``MLSYS_MAX_ARTIFACT_BYTES``; it was not downloaded."""
+
+    code = "ARTIFACT_TOO_LARGE"
+
+
 # -- 403: refused for safety -------------------------------------------------------------------
 class IntegrityError(MlsysError):
     """An artifact's bytes do not match what the registry recorded; never deserialize it."""
@@ -149,6 +168,12 @@ class IntegrityError(MlsysError):
 
 class UntrustedArtifact(IntegrityError):
     code = "UNTRUSTED_ARTIFACT"
+
+
+class UnverifiedArtifact(IntegrityError):
+    """The registry has no sha256 for the version: its bytes cannot be verified."""
+
+    code = "ARTIFACT_UNVERIFIED"
 
 
 # -- 503: a backend could not be reached -------------------------------------------------------

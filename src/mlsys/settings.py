@@ -83,6 +83,25 @@ class Settings(BaseSettings):
     cloud_run_endpoint: str | None = Field(None, alias="MLSYS_CLOUD_RUN_ENDPOINT")
     schedules_config: str = Field("schedules.yaml", alias="MLSYS_SCHEDULES_CONFIG")
 
+    # Safe artifact loading (mlsys.artifacts, mlsys.safe_pickle): module prefixes a pickle may
+    # use beyond scikit-learn/numpy/scipy/pandas (custom estimators), comma-separated, and the
+    # largest artifact the service downloads (checked on the object's metadata first).
+    trusted_modules: str = Field("", alias="MLSYS_TRUSTED_MODULES")
+    max_artifact_bytes: int = Field(2 * 1024**3, alias="MLSYS_MAX_ARTIFACT_BYTES", gt=0)
+
+    @field_validator("trusted_modules")
+    @classmethod
+    def _module_prefixes(cls, value: str) -> str:
+        for prefix in filter(None, (p.strip() for p in value.split(","))):
+            if not all(part.isidentifier() for part in prefix.split(".")):
+                raise ValueError(f"MLSYS_TRUSTED_MODULES: {prefix!r} is not a module name")
+        return value
+
+    @property
+    def trusted_module_prefixes(self) -> tuple[str, ...]:
+        """``MLSYS_TRUSTED_MODULES`` as a tuple of module prefixes."""
+        return tuple(p.strip() for p in self.trusted_modules.split(",") if p.strip())
+
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod
     def _with_scheme(cls, value: str | None) -> str | None:

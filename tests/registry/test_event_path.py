@@ -4,6 +4,7 @@ bridge -> CloudEvent), as Eventarc does on Google Cloud."""
 from __future__ import annotations
 
 import json
+import re
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -58,16 +59,30 @@ def test_invalid_metadata_still_registers_with_error(stack, unique):
     assert version.status == "registered" and "not valid JSON" in version.metadata_error
 
 
-def test_reupload_same_version_newest_generation_wins(stack, dev_store, unique):
+def test_overwrite_of_a_version_is_rejected_and_never_replaces_it(stack, dev_store, unique):
     model = f"again-{unique}"
     first = gcs_put(b"one", BUCKET, f"{model}/v1/model.pkl")
-    wait_until(lambda: _registered(model, 1))
+    registered = wait_until(lambda: _registered(model, 1))
     second = gcs_put(b"two", BUCKET, f"{model}/v1/model.pkl")
     assert second > first
-    version = wait_until(lambda: (v := _registered(model, 1)) and v.generation == second and v)
-    assert version.file_size_bytes == 3
-    generations = {e.generation for e in dev_store.events(model_name=model)}
-    assert {first, second} <= generations  # history kept in the events table
+    rejected = wait_until(
+        lambda: [e for e in dev_store.events(model_name=model) if e.generation == second]
+    )
+    assert rejected[0].status == "rejected"
+    # "already exists", or "existed ... and was deleted" if the overwrite's delete of the
+    # first generation was handled first
+    assert re.fullmatch(
+        rf"v1 of {model} (already exists|existed) \(generation {first}, model.pkl\)"
+        r"( and was deleted)?; versions are immutable: upload v2",
+        rejected[0].reject_reason,
+    )
+    # The local bucket is unversioned: the overwrite deleted generation 1 (GCS sends its
+    # delete), so v1 is deleted; it never becomes the new bytes.
+    (row,) = wait_until(
+        lambda: [r for r in dev_store.current(model_name=model) if r["status"] == "deleted"]
+    )
+    assert (row["generation"], registered.sha256) == (first, registered.sha256)
+    assert all(r["generation"] == first for r in dev_store.current(model_name=model))
 
 
 def test_second_model_file_in_a_version_is_rejected(stack, dev_store, unique):
@@ -82,7 +97,8 @@ def test_second_model_file_in_a_version_is_rejected(stack, dev_store, unique):
             if e.status == "rejected"
         ]
     )
-    assert "one model file per version" in rejected[0].reject_reason
+    assert f"v1 of {model} already exists" in rejected[0].reject_reason
+    assert "model.pkl); versions are immutable: upload v2" in rejected[0].reject_reason
     assert get_version("dev", model, 1).artifact_format == "pkl"
 
 

@@ -29,9 +29,10 @@ def ev(
     generation: int = 100,
     kind: str = "model",
     status: str | None = None,
+    file: str = "model.pkl",
     **extra,
 ) -> RegistryEvent:
-    obj = f"{name}/v{version}/" + ("model.pkl" if kind == "model" else "metadata.json")
+    obj = f"{name}/v{version}/" + (file if kind == "model" else "metadata.json")
     status = status or {"deleted": "deleted"}.get(event_type, "registered")
     tick = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=next(_clock))
     return RegistryEvent(
@@ -47,7 +48,7 @@ def ev(
         version_label=f"v{version}",
         environment="dev",
         artifact_uri=f"gs://{BUCKET}/{obj}",
-        artifact_format="pkl" if kind == "model" else None,
+        artifact_format=file.rsplit(".", 1)[-1] if kind == "model" else None,
         generation=generation,
         sha256=f"sha-{generation}" if kind == "model" else None,
         **extra,
@@ -72,14 +73,65 @@ def test_delete_before_finalize_ends_deleted(store, unique):
     assert row["status"] == "deleted" and row["generation"] == 5
 
 
-def test_reupload_newest_generation_wins_history_kept(store, unique):
-    name = f"re-{unique}"
-    store.append([ev(name, 2, generation=20)])
-    store.append([ev(name, 2, generation=10)])  # an older generation's event arriving late
-    store.append([ev(name, 2, "deleted", generation=10)])
+# Versions are immutable: each case is the rows as the function records them, in ARRIVAL order
+# ("event_type generation status"), and the state the version must end in.
+IMMUTABLE_CASES = {
+    "a later generation never replaces the first": (
+        "finalized 10 registered, finalized 20 rejected",
+        ("registered", 10),
+    ),
+    "out of order: the second generation arrives first": (
+        "finalized 20 registered, finalized 10 registered",
+        ("registered", 10),
+    ),
+    "out of order, rejected only on a redelivery": (
+        "finalized 20 registered, finalized 10 registered, finalized 20 rejected",
+        ("registered", 10),
+    ),
+    "versioned bucket: an overwrite leaves the registered generation noncurrent, still stored": (
+        "finalized 10 registered, finalized 20 rejected, archived 10 noncurrent",
+        ("registered", 10),
+    ),
+    "unversioned bucket: an overwrite deletes the version, never replaces it": (
+        "finalized 10 registered, finalized 20 rejected, deleted 10 deleted",
+        ("deleted", 10),
+    ),
+    "the same, events in reverse order": (
+        "deleted 10 deleted, finalized 20 rejected, finalized 10 registered",
+        ("deleted", 10),
+    ),
+    "a generation gone before it was hashed never was the version": (
+        "finalized 20 registered, finalized 10 deleted, deleted 10 deleted",
+        ("registered", 20),
+    ),
+    # the function rejects that upload (it sees 10 in the registry): test_immutability.py
+    "the lowest live generation: the view alone lets a later one in after a delete": (
+        "finalized 10 registered, deleted 10 deleted, finalized 20 registered",
+        ("registered", 20),
+    ),
+}
+
+
+@pytest.mark.parametrize("case", IMMUTABLE_CASES, ids=list(IMMUTABLE_CASES))
+def test_first_generation_is_the_version_whatever_the_order(store, unique, case):
+    rows, expected = IMMUTABLE_CASES[case]
+    name = f"imm-{unique}"
+    for spec in rows.split(", "):
+        event_type, generation, status = spec.split()
+        store.append([ev(name, 1, event_type, generation=int(generation), status=status)])
     (row,) = store.current(model_name=name)
-    assert (row["generation"], row["sha256"], row["status"]) == (20, "sha-20", "registered")
-    assert len(store.events(model_name=name)) == 3
+    assert (row["status"], row["generation"]) == expected
+    if expected[0] == "registered":
+        assert row["sha256"] == f"sha-{expected[1]}"
+    assert len(store.events(model_name=name, version=1)) == len(rows.split(", "))
+
+
+def test_second_model_file_never_replaces_the_first_in_any_order(store, unique):
+    name = f"two-{unique}"
+    store.append([ev(name, 1, generation=30, file="model.onnx")])
+    store.append([ev(name, 1, generation=12, file="model.pkl")])
+    (row,) = store.current(model_name=name)
+    assert (row["generation"], row["artifact_format"]) == (12, "pkl")
 
 
 def test_metadata_joins_and_invalid_metadata_still_registers(store, unique):
@@ -135,4 +187,14 @@ def test_versions_filter_and_event_ids(store, unique):
     store.append([first, second])
     assert [r["model_version"] for r in store.current(model_name=name)] == [1, 2]
     assert [r["model_version"] for r in store.current(model_name=name, version=2)] == [2]
+    assert [e.event_id for e in store.events(model_name=name, version=2)] == [second.event_id]
     assert {first.event_id, second.event_id} <= store.event_ids(BUCKET)
+
+
+def test_metadata_newest_generation_still_wins(store, unique):
+    """Only the model file is immutable: metadata.json may be corrected by a new upload."""
+    name = f"metanew-{unique}"
+    store.append([ev(name, 1), ev(name, 1, kind="metadata", description="new", generation=9)])
+    store.append([ev(name, 1, kind="metadata", description="old", generation=3)])
+    (row,) = store.current(model_name=name)
+    assert (row["description"], row["metadata_generation"]) == ("new", 9)

@@ -17,9 +17,11 @@ from google.api_core import exceptions as gexc
 from mlsys.audit import record_registration
 from mlsys.errors import ArtifactPathError, MetadataError
 from mlsys.registry.contract import ArtifactPath, parse_artifact_path, parse_metadata
+from mlsys.registry.immutability import why_not_the_version
 from mlsys.registry.records import (
     EVENT_TYPES,
     STATUS_DELETED,
+    STATUS_NONCURRENT,
     STATUS_REGISTERED,
     STATUS_REJECTED,
     RegistryEvent,
@@ -54,7 +56,13 @@ def handle_cloudevent(
         log.info("ignoring event type %s", ce_type)
         return None
     event = build_event(
-        event_type, data, settings=settings, ce_id=ce_id, ce_time=ce_time, source=source
+        event_type,
+        data,
+        settings=settings,
+        ce_id=ce_id,
+        ce_time=ce_time,
+        source=source,
+        store=store,
     )
     target = store or registry_store(event.environment or settings.mlsys_env)
     target.append([event])
@@ -82,8 +90,10 @@ def build_event(
     ce_id: str | None = None,
     ce_time: str | None = None,
     source: str = "eventarc",
+    store: RegistryStore | None = None,
 ) -> RegistryEvent:
-    """The registry row for one object event (reads the object for hashes and metadata)."""
+    """The registry row for one object event (reads the object for hashes and metadata, and
+    the bucket and ``store`` for an earlier generation of the version)."""
     bucket = str(data.get("bucket") or "")
     name = str(data.get("name") or "")
     generation = _int(data.get("generation"))
@@ -126,35 +136,38 @@ def build_event(
     if event_type == "deleted":
         event.status = STATUS_DELETED
         return event
+    if event_type == "archived":
+        return _archived(event, path, bucket, generation)
     if path.kind == "metadata":
         return _with_metadata(event, bucket, name, generation)
     if path.kind == "export":  # derived file: hashed and recorded, never a version of its own
         return _with_hash(event, bucket, generation)
-    return _with_artifact(event, path, bucket, generation)
+    target = store or registry_store(event.environment)
+    reason = why_not_the_version(path, name, generation, bucket=bucket, store=target)
+    if reason is not None:
+        return _reject(event, reason)
+    return _with_hash(event, bucket, generation)
 
 
-def _with_artifact(
+def _archived(
     event: RegistryEvent, path: ArtifactPath, bucket: str, generation: int | None
 ) -> RegistryEvent:
+    """A versioned bucket's live generation became noncurrent (overwritten or deleted).
+
+    A model file's generation is still stored, and still the version, until it is really
+    deleted (a ``deleted`` event, e.g. by lifecycle): recorded as ``noncurrent``, which the
+    view ignores. If it is already gone, it is recorded as deleted. A noncurrent
+    ``metadata.json`` is no longer the version's metadata: deleted.
+    """
     from mlsys.clients import storage_client
 
-    client = storage_client(event.environment)
-    # More than one model file per version: the oldest (lowest generation) wins, so every
-    # delivery order gives the same answer.
-    for other in client.list_blobs(bucket, prefix=f"{path.prefix}model."):
-        if other.name == event.object_name:
-            continue
-        try:
-            parse_artifact_path(other.name)
-        except ArtifactPathError:
-            continue
-        if (other.generation or 0, other.name) < (generation or 0, event.object_name or ""):
-            return _reject(
-                event,
-                f"{path.version_label} of {path.model_name} already has "
-                f"{other.name.rsplit('/', 1)[-1]}: one model file per version",
-            )
-    return _with_hash(event, bucket, generation)
+    event.status = STATUS_DELETED
+    if path.kind == "model":
+        name = event.object_name or ""
+        client = storage_client(event.environment)
+        if client.bucket(bucket).get_blob(name, generation=generation) is not None:
+            event.status = STATUS_NONCURRENT
+    return event
 
 
 def _with_hash(event: RegistryEvent, bucket: str, generation: int | None) -> RegistryEvent:
@@ -168,9 +181,9 @@ def _with_hash(event: RegistryEvent, bucket: str, generation: int | None) -> Reg
     try:
         event.sha256 = _sha256(blob)
     except gexc.NotFound:
-        # That generation is gone already (overwritten or deleted before we got here); the
-        # event for its successor or its deletion decides the state, by generation.
-        event.sha256 = None
+        # That generation is gone already (overwritten or deleted before we could hash it):
+        # it never was a version anyone could load, so it is recorded as deleted.
+        event.status = STATUS_DELETED
         event.reject_reason = f"generation {generation} no longer exists; not hashed"
     return event
 

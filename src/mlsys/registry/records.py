@@ -12,14 +12,15 @@ EVENT_TYPES = {
     "google.cloud.storage.object.v1.finalized": "finalized",
     "google.cloud.storage.object.v1.deleted": "deleted",
     "google.cloud.storage.object.v1.metadataUpdated": "metadataUpdated",
-    # Versioned buckets: the live generation became noncurrent (deleted or replaced). For the
-    # registry that generation is gone, exactly like a delete; a replacement's finalize has a
-    # higher generation and wins.
-    "google.cloud.storage.object.v1.archived": "deleted",
+    # Versioned buckets: the live generation became noncurrent (overwritten or deleted) but is
+    # still stored; see events._archived for what that means for a version.
+    "google.cloud.storage.object.v1.archived": "archived",
 }
 STATUS_REGISTERED = "registered"
 STATUS_DELETED = "deleted"
 STATUS_REJECTED = "rejected"
+#: An ``archived`` event of a model generation that is still stored: history, not state.
+STATUS_NONCURRENT = "noncurrent"
 
 
 def event_key(

@@ -1,7 +1,8 @@
 """The registry's current state computed from events, in Python.
 
 This is the same rule as ``schemas/model_registry_view.sql`` (used by the in-memory store and
-checked against the BigQuery view by the shared store tests).
+checked against the BigQuery view by the shared store tests): a version's model file is its
+lowest live registered generation (versions are immutable), its metadata the newest.
 """
 
 from __future__ import annotations
@@ -9,10 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
-from mlsys.registry.records import STATUS_REGISTERED, STATUS_REJECTED, RegistryEvent
+from mlsys.registry.records import STATUS_DELETED, STATUS_REGISTERED, RegistryEvent
 
-_RANK = {"deleted": 2, "metadataUpdated": 1, "finalized": 0}
 _EPOCH = dt.datetime.min.replace(tzinfo=dt.UTC)
+#: Only these rows are state: rejected ones never are, noncurrent ones are history.
+_STATE_STATUSES = (STATUS_REGISTERED, STATUS_DELETED)
 
 ARTIFACT_COLUMNS = (
     "model_name",
@@ -44,24 +46,36 @@ def dedupe(events: list[RegistryEvent]) -> list[RegistryEvent]:
     return list(first.values())
 
 
-def _order(e: RegistryEvent) -> tuple[int, int, int, dt.datetime]:
+def _generation(e: RegistryEvent) -> tuple[str | None, str | None, int | None, str | None, int]:
+    return (e.object_kind, e.model_name, e.model_version, e.object_name, e.generation or 0)
+
+
+def _order(e: RegistryEvent, gone: set[Any]) -> tuple[Any, ...]:
+    """Sort key: the smallest is current (the view's ORDER BY, ASC and DESC alike)."""
+    model = e.object_kind == "model"
+    rank = 2 if e.status == STATUS_DELETED else int(e.event_type == "metadataUpdated")
     return (
-        e.generation or 0,
-        _RANK.get(e.event_type, 0),
-        e.metageneration or 0,
-        e.registered_at or _EPOCH,
+        # a model file: the first live generation is the version (versions are immutable)
+        int(_generation(e) in gone) if model else 0,
+        (e.generation or 0) if model else 0,
+        (e.object_name or "") if model else "",
+        # metadata.json: the newest generation wins
+        -(e.generation or 0),
+        -rank,
+        -(e.metageneration or 0),
+        -(e.registered_at or _EPOCH).timestamp(),
     )
 
 
 def current_rows(events: list[RegistryEvent]) -> list[dict[str, Any]]:
     """One row per (model_name, model_version), like the ``model_registry`` view."""
+    state = [e for e in dedupe(events) if e.status in _STATE_STATUSES and e.object_kind]
+    gone = {_generation(e) for e in state if e.status == STATUS_DELETED}
     newest: dict[tuple[str, str, int], RegistryEvent] = {}
-    for event in dedupe(events):
-        if event.status == STATUS_REJECTED or not event.object_kind:
-            continue
+    for event in state:
         assert event.model_name is not None and event.model_version is not None
-        key = (event.object_kind, event.model_name, event.model_version)
-        if key not in newest or _order(event) > _order(newest[key]):
+        key = (event.object_kind or "", event.model_name, event.model_version)
+        if key not in newest or _order(event, gone) < _order(newest[key], gone):
             newest[key] = event
     rows = []
     for (kind, name, version), artifact in sorted(newest.items(), key=lambda kv: kv[0][1:]):

@@ -31,7 +31,11 @@ class RegistryStore(Protocol):
     def append(self, events: list[RegistryEvent]) -> None: ...
 
     def events(
-        self, *, model_name: str | None = None, object_name: str | None = None
+        self,
+        *,
+        model_name: str | None = None,
+        object_name: str | None = None,
+        version: int | None = None,
     ) -> list[RegistryEvent]: ...
 
     def event_ids(self, bucket: str) -> set[str]: ...
@@ -93,7 +97,11 @@ class BigQueryRegistryStore:
         return [dict(row.items()) for row in rows]
 
     def events(
-        self, *, model_name: str | None = None, object_name: str | None = None
+        self,
+        *,
+        model_name: str | None = None,
+        object_name: str | None = None,
+        version: int | None = None,
     ) -> list[RegistryEvent]:
         from google.cloud import bigquery
 
@@ -104,6 +112,9 @@ class BigQueryRegistryStore:
         if object_name is not None:
             where.append("object_name = @object_name")
             params.append(bigquery.ScalarQueryParameter("object_name", "STRING", object_name))
+        if version is not None:
+            where.append("model_version = @version")
+            params.append(bigquery.ScalarQueryParameter("version", "INT64", version))
         sql = f"SELECT * FROM `{self.table_id}` WHERE {' AND '.join(where)} ORDER BY registered_at"
         return [RegistryEvent.from_row(r) for r in self._query(sql, params)]
 
@@ -149,7 +160,11 @@ class InMemoryRegistryStore:
             self._events.extend(events)
 
     def events(
-        self, *, model_name: str | None = None, object_name: str | None = None
+        self,
+        *,
+        model_name: str | None = None,
+        object_name: str | None = None,
+        version: int | None = None,
     ) -> list[RegistryEvent]:
         with self._lock:
             return sorted(
@@ -158,6 +173,7 @@ class InMemoryRegistryStore:
                     for e in self._events
                     if (model_name is None or e.model_name == model_name)
                     and (object_name is None or e.object_name == object_name)
+                    and (version is None or e.model_version == version)
                 ),
                 key=lambda e: e.registered_at,
             )

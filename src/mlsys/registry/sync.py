@@ -1,8 +1,9 @@
 """Reconcile: rescan a bucket and register whatever events missed (idempotent).
 
-Each live object yields the same event id a real ``finalized`` delivery would have, so a sync
-never duplicates what the function already recorded; registered artifacts whose object is gone
-get the ``deleted`` event they missed.
+Each stored generation yields the same event id a real ``finalized`` delivery would have, so a
+sync never duplicates what the function already recorded; registered artifacts whose generation
+is gone get the ``deleted`` event they missed. New generations go through the same rule as the
+function's events: a later generation of a version is recorded as rejected.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from typing import Any
 
 from mlsys.clients import storage_client
 from mlsys.registry.events import build_event
+from mlsys.registry.immutability import ALL_GENERATIONS
 from mlsys.registry.records import (
     STATUS_DELETED,
     STATUS_REGISTERED,
@@ -62,7 +64,9 @@ def sync_bucket(
     known = target.event_ids(bucket)
     new_events: list[RegistryEvent] = []
     live: set[tuple[str, int]] = set()
-    for blob in storage_client(env).list_blobs(bucket):
+    # Every stored generation, noncurrent ones too: on a versioned bucket an overwritten
+    # version's registered generation is still there, and still the version.
+    for blob in storage_client(env).list_blobs(bucket, versions=ALL_GENERATIONS):
         report.scanned += 1
         if progress:
             progress(report.scanned)
@@ -71,7 +75,9 @@ def sync_bucket(
         if key in known:
             report.already_recorded += 1
             continue
-        event = build_event("finalized", _object_resource(blob), settings=settings, source="sync")
+        event = build_event(
+            "finalized", _object_resource(blob), settings=settings, source="sync", store=target
+        )
         new_events.append(event)
         (report.rejected if event.status == STATUS_REJECTED else report.registered).append(
             blob.name

@@ -1,10 +1,13 @@
 -- One current row per (model_name, model_version), derived from the append-only events table.
 -- ${dataset} is the fully qualified `project.dataset`.
 --  1. duplicate deliveries share an event_id: keep the first row of each;
---  2. the model artifact's state is its newest event by generation, and within a generation a
---     delete outranks a metadata update, which outranks a finalize (so out-of-order delivery
---     ends in the same state); rejected objects never become current;
---  3. metadata.json is joined the same way, when its newest event is not a delete.
+--  2. only registered and deleted rows are state (rejected ones never, noncurrent ones are
+--     history); a generation is gone once any of its rows is a delete;
+--  3. versions are immutable: the model file of a version is its lowest live generation
+--     (lowest generation first if every one is gone), so a later upload never replaces it,
+--     whatever order the events arrived in; within a generation a delete outranks a metadata
+--     update, which outranks a finalize;
+--  4. metadata.json is its newest generation, joined when that one is not deleted.
 WITH events AS (
   SELECT * EXCEPT (dup)
   FROM (
@@ -13,19 +16,30 @@ WITH events AS (
   )
   WHERE dup = 1
 ),
-ranked AS (
+state AS (
   SELECT
     e.*,
-    ROW_NUMBER() OVER (
-      PARTITION BY e.object_kind, e.model_name, e.model_version
-      ORDER BY
-        e.generation DESC,
-        CASE e.event_type WHEN 'deleted' THEN 2 WHEN 'metadataUpdated' THEN 1 ELSE 0 END DESC,
-        e.metageneration DESC,
-        e.registered_at DESC
-    ) AS pos
+    MAX(CASE WHEN e.status = 'deleted' THEN 1 ELSE 0 END) OVER (
+      PARTITION BY e.object_kind, e.model_name, e.model_version, e.object_name, COALESCE(e.generation, 0)
+    ) AS gone
   FROM events AS e
-  WHERE e.status != 'rejected' AND e.object_kind IS NOT NULL
+  WHERE e.status IN ('registered', 'deleted') AND e.object_kind IS NOT NULL
+),
+ranked AS (
+  SELECT
+    s.*,
+    ROW_NUMBER() OVER (
+      PARTITION BY s.object_kind, s.model_name, s.model_version
+      ORDER BY
+        CASE WHEN s.object_kind = 'model' THEN s.gone ELSE 0 END ASC,
+        CASE WHEN s.object_kind = 'model' THEN COALESCE(s.generation, 0) ELSE 0 END ASC,
+        CASE WHEN s.object_kind = 'model' THEN COALESCE(s.object_name, '') ELSE '' END ASC,
+        COALESCE(s.generation, 0) DESC,
+        CASE WHEN s.status = 'deleted' THEN 2 WHEN s.event_type = 'metadataUpdated' THEN 1 ELSE 0 END DESC,
+        COALESCE(s.metageneration, 0) DESC,
+        s.registered_at DESC
+    ) AS pos
+  FROM state AS s
 ),
 artifacts AS (
   SELECT * FROM ranked WHERE object_kind = 'model' AND pos = 1
