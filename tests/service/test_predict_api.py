@@ -4,43 +4,10 @@ from __future__ import annotations
 
 import time
 
-import httpx
-import pandas as pd
 import pytest
-from fastapi.testclient import TestClient
-from sklearn.ensemble import RandomForestClassifier
 
-from mlsys.bq import bq_get, bq_put
-from service.main import create_app
-from tests.predict.helpers import numeric_frame, publish
-
-
-@pytest.fixture(scope="module")
-def model(stack):
-    x = numeric_frame(200, seed=3)[["f0", "f1", "f2", "f3"]]
-    return publish(RandomForestClassifier(n_estimators=5).fit(x, x["f0"] > 0.5))
-
-
-@pytest.fixture(scope="module")
-def tables(stack, settings):
-    ds = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
-    frame = numeric_frame(100, seed=4)
-    bq_put(frame, f"{ds}.api_in", "WRITE_TRUNCATE")
-    bq_put(frame.drop(columns=["f1", "f3"]), f"{ds}.api_missing", "WRITE_TRUNCATE")
-    bq_put(frame.assign(f2=frame["f2"].astype(str)), f"{ds}.api_strings", "WRITE_TRUNCATE")
-    return ds
-
-
-@pytest.fixture(scope="module")
-def client(stack) -> TestClient:
-    return TestClient(create_app())
-
-
-@pytest.fixture(scope="module")
-def service(settings) -> httpx.Client:
-    """The service `mlsys local up` started under uvicorn (another instance than `client`)."""
-    with httpx.Client(base_url=settings.service_url, timeout=60) as http:
-        yield http
+from mlsys.bq import bq_get
+from tests.service.spec import assert_documented
 
 
 def test_post_predict_through_the_running_service(service, model, tables, unique):
@@ -111,6 +78,16 @@ BAD = [
     ("reserved id column", {"id_columns": ["job_id"]}, 400, "INVALID_INPUT", "clashes"),
     ("missing field", {"model_name": None}, 400, "INVALID_REQUEST", "model_name"),
     ("unknown field", {"colour": "red"}, 400, "INVALID_REQUEST", "colour"),
+    # issue 11: these answered a plain-text 500 (the first after 564 s of client retries)
+    ("duplicate id columns", {"id_columns": ["row_id", "row_id"]}, 400, "INVALID_INPUT", "once"),
+    (
+        "output name too long",
+        {"output_table": "{ds}." + "o" * 1020},
+        400,
+        "INVALID_TABLE_ID",
+        "1024",
+    ),
+    ("view as input", {"input_table": "{ds}.api_view"}, 422, "UNSUPPORTED_TABLE_TYPE", "view"),
 ]
 
 
@@ -135,15 +112,84 @@ def test_bad_requests_get_a_clear_error(
     assert response.status_code == status, response.text
     assert response.json()["error"] == code
     assert words in response.json()["message"]
+    assert response.json()["request_id"] == response.headers["x-request-id"]
+    assert_documented("POST", "/predict", status)
+
+
+OUTPUT_PROBLEMS = [
+    # (name, output table, status, error code, words in the message)
+    ("no such dataset", "mlsys-local.no_such_dataset.out", 404, "TABLE_NOT_FOUND", "dataset"),
+    (
+        "incompatible schema",
+        "{ds}.api_incompatible_out",
+        422,
+        "OUTPUT_SCHEMA_MISMATCH",
+        "prediction",
+    ),
+    ("a view", "{ds}.api_view", 422, "OUTPUT_SCHEMA_MISMATCH", "view"),
+]
+ENGINES = {
+    "now": {},
+    "async": {"async": True},
+    "cloud-run-job": {"engine": "cloud-run-job", "parallelism": 2},
+}
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+@pytest.mark.parametrize(
+    ("output", "status", "code", "words"),
+    [p[1:] for p in OUTPUT_PROBLEMS],
+    ids=[p[0] for p in OUTPUT_PROBLEMS],
+)
+def test_every_engine_checks_the_output_before_answering(
+    client, model, tables, unique, engine, output, status, code, words
+):
+    """``async`` and the job engine answer 202 only after the checks a synchronous call runs."""
+    body = {
+        "input_table": f"{tables}.api_in",
+        "output_table": output.replace("{ds}", tables),
+        "model_name": model.model_name,
+        "job_id": f"out-{engine}-{unique}",
+        **ENGINES[engine],
+    }
+    response = client.post("/predict", json=body)
+    assert response.status_code == status, response.text
+    assert response.json()["error"] == code and words in response.json()["message"]
+    assert client.get(f"/jobs/out-{engine}-{unique}").status_code == 404  # nothing started
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_every_engine_refuses_duplicate_id_columns_at_once(client, model, tables, engine):
+    body = {
+        "input_table": f"{tables}.api_in",
+        "output_table": f"{tables}.api_dup_ids",
+        "model_name": model.model_name,
+        "id_columns": ["row_id", "f0", "row_id"],
+        **ENGINES[engine],
+    }
+    started = time.monotonic()
+    response = client.post("/predict", json=body)
+    assert (response.status_code, response.json()["error"]) == (400, "INVALID_INPUT")
+    assert "row_id" in response.json()["message"]
+    assert time.monotonic() - started < 30  # no retried backend error behind it
+
+
+@pytest.mark.parametrize("engine", list(ENGINES))
+def test_an_output_name_must_leave_room_for_the_jobs_tables(client, model, tables, engine):
+    body = {
+        "input_table": f"{tables}.api_in",
+        "output_table": f"{tables}.{'o' * 1000}",
+        "model_name": model.model_name,
+        "job_id": "j" * 64,
+        **ENGINES[engine],
+    }
+    response = client.post("/predict", json=body)
+    assert (response.status_code, response.json()["error"]) == (400, "INVALID_TABLE_ID")
+    assert "at most" in response.json()["message"]
 
 
 def test_unknown_job_is_404_and_bad_job_id_400(client):
     assert client.get("/jobs/never-ran").json()["error"] == "JOB_NOT_FOUND"
     assert client.get("/jobs/never-ran").status_code == 404
-    assert client.get("/jobs/bad%20id").status_code == 400
-
-
-def test_openapi_documents_predict_and_jobs(client):
-    paths = client.get("/openapi.json").json()["paths"]
-    assert {"/predict", "/jobs/{job_id}", "/health", "/ready", "/live"} <= set(paths)
-    assert pd.notna(paths["/predict"]["post"]["requestBody"])
+    bad = client.get("/jobs/bad%20id")
+    assert (bad.status_code, bad.json()["error"]) == (400, "INVALID_IDENTIFIER")
