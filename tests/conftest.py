@@ -18,6 +18,9 @@ from mlsys.settings import Settings, get_settings, reset_settings
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Shared fixtures of browser tests (headless Chromium): tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
