@@ -123,7 +123,8 @@ def _reason(exc: gexc.GoogleAPIError) -> str | None:
 
 
 def _resource(exc: gexc.GoogleAPIError) -> str:
-    """`` on table p.d.t`` / `` on gs://bucket/object``, from the failed REST call's URL."""
+    """`` reading table p.d.t``, `` writing gs://bucket/object``...: what the failed REST call
+    was about, from its URL."""
     request = getattr(getattr(exc, "response", None), "request", None)
     url = getattr(request, "url", None)
     if not isinstance(url, str):
@@ -140,6 +141,8 @@ def _resource(exc: gexc.GoogleAPIError) -> str:
             return f" {verb} dataset {project}.{dataset}"
         if job:
             return f" {verb} BigQuery job {project}:{job}"
+        if "jobs" in parts or "queries" in parts:
+            return f" running a BigQuery job in project {project}"
         return f" {verb} BigQuery in project {project}" if project else ""
     if "b" in parts:
         rest = parts[parts.index("b") + 1 :]

@@ -24,6 +24,9 @@ MAX_EXAMPLES = 10
 #: requests) takes about two minutes on the emulator, most of it registry queries; it found no
 #: failure when run (407 requests, 0 5xx). Run it by hand with ``--phases coverage``.
 PHASES = "examples,fuzzing,stateful"
+#: No 5xx, and every response as the OpenAPI says. Not ``negative_data_rejection``: for an array
+#: query parameter (``tag``) it sends "invalid" values that a query string cannot tell from a
+#: valid one-item array, and flags their 200 as accepting bad data.
 CHECKS = ",".join(
     [
         "not_a_server_error",
@@ -31,7 +34,6 @@ CHECKS = ",".join(
         "content_type_conformance",
         "response_headers_conformance",
         "response_schema_conformance",
-        "negative_data_rejection",
         "unsupported_method",
         "allow_header_conformance",
     ]
