@@ -11,10 +11,14 @@ What cannot run on the emulators is stood in for at the HTTP level, never by pat
 
 from __future__ import annotations
 
+import ctypes
 import json
 import os
+import signal
+import subprocess
 import sys
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -90,7 +94,8 @@ _STACK_VARS = ("STORAGE_EMULATOR_HOST", "BIGQUERY_EMULATOR_HOST", "BIGQUERY_STOR
 
 
 class ServiceProcess:
-    """``uvicorn service.main:app`` in its own process, with its own environment."""
+    """``uvicorn service.main:app`` in its own process, with its own environment; it dies with
+    the test process even when that one is killed (no leftover servers)."""
 
     def __init__(self, name: str, env: dict[str, str], workdir: Path) -> None:
         port = processes.free_port()
@@ -98,36 +103,40 @@ class ServiceProcess:
         self.log = workdir / f"{name}.log"
         base = {k: v for k, v in os.environ.items() if k not in _STACK_VARS}
         base = {k: v for k, v in base.items() if not k.startswith("MLSYS_")}
-        command = [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "service.main:app",
-            "--app-dir",
-            str(ROOT),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--log-level",
-            "warning",
-        ]
-        # The working folder has no .env nor .mlsys/local.env: only ``env`` configures it.
-        self.record = processes.spawn(
-            name,
-            command,
-            port=port,
-            url=f"{self.url}/health",
-            log_path=self.log,
-            env={**base, "PYTHONPATH": str(ROOT), **env},
-            cwd=workdir,
-        )
-        processes.wait_ready(
-            {name: self.record}, {name: processes.http_ready(f"{self.url}/health")}, 60
-        )
+        command = [sys.executable, "-m", "uvicorn", "service.main:app", "--app-dir", str(ROOT)]
+        command += ["--host", "127.0.0.1", "--port", str(port), "--log-level", "warning"]
+        with self.log.open("ab") as log:
+            # The working folder has no .env nor .mlsys/local.env: only ``env`` configures it.
+            self.process = subprocess.Popen(
+                command,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env={**base, "PYTHONPATH": str(ROOT), **env},
+                cwd=workdir,
+                preexec_fn=_die_with_parent,
+            )
+        deadline = time.monotonic() + 60
+        ready = processes.http_ready(f"{self.url}/health")
+        while not ready():
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError(f"{name} did not start:\n{processes.log_tail(self.log)}")
+            time.sleep(0.2)
 
     def stop(self) -> None:
-        processes.stop(self.record)
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def _die_with_parent() -> None:
+    """In the child: the kernel sends SIGTERM when the test process dies (Linux prctl)."""
+    pr_set_pdeathsig = 1
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
 
 def faulty_service(server: FaultServer, workdir: Path) -> ServiceProcess:
