@@ -3,11 +3,35 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
+from fastapi import Path, Query
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from mlsys.predict.jobs import JobRecord
+from mlsys.predict.jobs import JOB_ID_RE, JobRecord
+from mlsys.registry.contract import MODEL_NAME_RE
+from mlsys.settings import ENVIRONMENTS, Environment
+
+# The closed sets and formats below are documented in the OpenAPI and enforced by the library's
+# own checks (check_env, check_model_name, check_job_id), so each keeps its error code.
+ENV_SCHEMA: dict[str, Any] = {"enum": [*ENVIRONMENTS, None]}
+MODEL_NAME_SCHEMA: dict[str, Any] = {"pattern": MODEL_NAME_RE.pattern}
+JOB_ID_SCHEMA: dict[str, Any] = {"pattern": JOB_ID_RE.pattern}
+
+EnvQuery = Annotated[
+    str | None,
+    Query(description="dev, staging or prod (default: MLSYS_ENV)", json_schema_extra=ENV_SCHEMA),
+]
+ModelName = Annotated[
+    str,
+    Path(
+        description="lowercase letters, digits and hyphens, starting with a letter",
+        json_schema_extra=MODEL_NAME_SCHEMA,
+    ),
+]
+JobId = Annotated[
+    str, Path(description="1-64 letters, digits, '-' or '_'", json_schema_extra=JOB_ID_SCHEMA)
+]
 
 
 class PredictRequest(BaseModel):
@@ -15,17 +39,21 @@ class PredictRequest(BaseModel):
 
     model_config = ConfigDict(populate_by_name=True, extra="forbid")
 
-    env: str | None = Field(None, description="dev, staging or prod (default: the service's)")
+    env: str | None = Field(
+        None, description="default: the service's MLSYS_ENV", json_schema_extra=ENV_SCHEMA
+    )
     input_table: str = Field(..., description="project.dataset.table to read")
     output_table: str = Field(..., description="project.dataset.table to write (created)")
-    model_name: str
+    model_name: str = Field(..., json_schema_extra=MODEL_NAME_SCHEMA)
     model_version: str = Field("latest", description="vN, N, latest or an alias")
     id_columns: list[str] | None = Field(
         None, description="copied to the output (default: every input column not a feature)"
     )
     write_disposition: Literal["append", "truncate"] = "append"
     job_id: str | None = Field(
-        None, description="letters, digits, - and _; a retry with the same id never duplicates"
+        None,
+        description="letters, digits, - and _; a retry with the same id never duplicates",
+        json_schema_extra=JOB_ID_SCHEMA,
     )
     run_async: bool = Field(
         False, alias="async", description="return at once; follow GET /jobs/{job_id}"
@@ -61,13 +89,13 @@ class JobResponse(BaseModel):
     """A prediction job: its status and counts (``POST /predict``, ``GET /jobs/{job_id}``)."""
 
     job_id: str
-    env: str
+    env: Environment
     status: Literal["running", "succeeded", "failed"]
     input_table: str
     output_table: str
     model_name: str
     model_version: int | None
-    write_disposition: str
+    write_disposition: Literal["append", "truncate"]
     rows_total: int | None
     rows_done: int
     rows_written: int

@@ -23,6 +23,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # service, the function and job tasks inherit it too.
 os.environ.setdefault("MLSYS_TRUSTED_MODULES", "tests.jobs.slow,tests.predict.flaky")
 
+# Shared fixtures of browser tests (headless Chromium): tests/browser.py.
+pytest_plugins = ["tests.browser"]
+
 
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:

@@ -70,7 +70,7 @@ def service(stack, settings):
 
 @pytest.fixture(scope="module")
 def input_table(stack, settings) -> str:
-    table = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}.artifacts_in"
+    table = f"{settings.dataset_ref('dev')}.artifacts_in"
     bq_put(numeric_frame(20, k=3), table, "WRITE_TRUNCATE")
     return table
 

@@ -2,13 +2,29 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
 from mlsys.health import check_backends
 from service.deps import SettingsDep
+from service.errors import ErrorBody, request_id_of
 
 router = APIRouter(tags=["health"])
+
+
+class Readiness(BaseModel):
+    status: Literal["ready"]
+    checks: dict[str, dict[str, Any]]
+
+
+class NotReady(ErrorBody):
+    """503 from ``/ready``: the error shape plus each backend's check."""
+
+    status: Literal["unavailable"]
+    checks: dict[str, dict[str, Any]]
 
 
 @router.get("/health")
@@ -21,11 +37,21 @@ async def live() -> dict[str, str]:
     return {"status": "alive"}
 
 
-@router.get("/ready")
-def ready(settings: SettingsDep) -> JSONResponse:
+@router.get(
+    "/ready",
+    response_model=Readiness,
+    responses={503: {"model": NotReady, "description": "`BACKEND_UNAVAILABLE`: a backend fails"}},
+)
+def ready(request: Request, settings: SettingsDep) -> JSONResponse:
     checks = check_backends(settings)
-    ok = all(c["ok"] for c in checks.values())
-    return JSONResponse(
-        {"status": "ready" if ok else "unavailable", "checks": checks},
-        status_code=200 if ok else 503,
+    failing = [name for name, check in checks.items() if not check["ok"]]
+    if not failing:
+        return JSONResponse({"status": "ready", "checks": checks})
+    body = NotReady(
+        error="BACKEND_UNAVAILABLE",
+        message=f"not ready: {', '.join(failing)} cannot be reached",
+        request_id=request_id_of(request),
+        status="unavailable",
+        checks=checks,
     )
+    return JSONResponse(body.model_dump(exclude_none=True), status_code=503)

@@ -6,16 +6,30 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from mlsys.errors import (
+    ArtifactPathError,
+    BackendUnavailable,
+    InvalidEnvironment,
+    InvalidInput,
+    InvalidVersion,
+    ModelNotFound,
+    VersionNotFound,
+)
 from mlsys.registry import ModelPage, ModelVersion, get_version, list_models, list_versions
 from mlsys.registry.sync import sync_bucket
 from service.deps import SettingsDep
+from service.openapi import GOOGLE, INVALID_REQUEST, error_responses
+from service.schemas import EnvQuery, ModelName
 
 router = APIRouter(tags=["registry"])
 
-EnvQuery = Annotated[str | None, Query(description="dev, staging or prod (default: MLSYS_ENV)")]
+#: Every registry read: a bad parameter, the registry table missing, Google's own errors.
+READ_ERRORS = (INVALID_REQUEST, InvalidEnvironment, BackendUnavailable, GOOGLE)
 
 
-@router.get("/models", response_model=ModelPage)
+@router.get(
+    "/models", response_model=ModelPage, responses=error_responses(READ_ERRORS, InvalidInput)
+)
 def models(
     settings: SettingsDep,
     env: EnvQuery = None,
@@ -29,8 +43,10 @@ def models(
     )
 
 
-@router.get("/models/{name}")
-def model(name: str, settings: SettingsDep, env: EnvQuery = None) -> dict[str, Any]:
+@router.get(
+    "/models/{name}", responses=error_responses(READ_ERRORS, ArtifactPathError, ModelNotFound)
+)
+def model(name: ModelName, settings: SettingsDep, env: EnvQuery = None) -> dict[str, Any]:
     env = env or settings.mlsys_env
     versions = list_versions(env, name)
     registered = [v for v in versions if v.status == "registered"]
@@ -42,17 +58,29 @@ def model(name: str, settings: SettingsDep, env: EnvQuery = None) -> dict[str, A
     }
 
 
-@router.get("/models/{name}/versions", response_model=list[ModelVersion])
-def versions(name: str, settings: SettingsDep, env: EnvQuery = None) -> list[ModelVersion]:
+@router.get(
+    "/models/{name}/versions",
+    response_model=list[ModelVersion],
+    responses=error_responses(READ_ERRORS, ArtifactPathError, ModelNotFound),
+)
+def versions(name: ModelName, settings: SettingsDep, env: EnvQuery = None) -> list[ModelVersion]:
     return list_versions(env or settings.mlsys_env, name)
 
 
-@router.get("/models/{name}/versions/{version}", response_model=ModelVersion)
-def version(name: str, version: str, settings: SettingsDep, env: EnvQuery = None) -> ModelVersion:
+@router.get(
+    "/models/{name}/versions/{version}",
+    response_model=ModelVersion,
+    responses=error_responses(
+        READ_ERRORS, ArtifactPathError, InvalidVersion, ModelNotFound, VersionNotFound
+    ),
+)
+def version(
+    name: ModelName, version: str, settings: SettingsDep, env: EnvQuery = None
+) -> ModelVersion:
     return get_version(env or settings.mlsys_env, name, version)
 
 
-@router.get("/model-registry")
+@router.get("/model-registry", responses=error_responses(READ_ERRORS, ArtifactPathError))
 def model_registry(settings: SettingsDep, env: EnvQuery = None) -> dict[str, Any]:
     """The seed's endpoint: the registry, and what of the bucket it has not recorded yet.
 

@@ -207,3 +207,10 @@ class RollbackUnavailable(Conflict):
     """There is no usable ``previous`` version to roll back to."""
 
     code = "ROLLBACK_UNAVAILABLE"
+
+
+# -- API surface (issue 11 item 7): inputs the prediction engine cannot read ------------------
+class UnsupportedTableType(Unprocessable):
+    """The input is a view or another kind of table the Storage Read API cannot read."""
+
+    code = "UNSUPPORTED_TABLE_TYPE"

@@ -7,6 +7,9 @@ import time
 from mlsys.clients import bigquery_client, storage_client
 from mlsys.settings import Settings
 
+#: A probe answers in bounded time: one try, no client retries (those last up to 10 minutes).
+PROBE_TIMEOUT_S = 5.0
+
 
 def check_backends(settings: Settings) -> dict[str, dict[str, object]]:
     """Can this process reach BigQuery (its registry dataset) and GCS (its models bucket)?
@@ -17,10 +20,21 @@ def check_backends(settings: Settings) -> dict[str, dict[str, object]]:
     env = settings.mlsys_env
     results: dict[str, dict[str, object]] = {}
     for name, probe in (
-        ("bigquery", lambda: bigquery_client(env).get_dataset(settings.dataset_ref(env))),
+        (
+            "bigquery",
+            lambda: bigquery_client(env).get_dataset(
+                settings.dataset_ref(env),
+                retry=None,  # type: ignore[arg-type]  # the client skips retries on None
+                timeout=PROBE_TIMEOUT_S,
+            ),
+        ),
         (
             "gcs",
-            lambda: list(storage_client(env).list_blobs(settings.bucket_for(env), max_results=1)),
+            lambda: list(
+                storage_client(env).list_blobs(
+                    settings.bucket_for(env), max_results=1, retry=None, timeout=PROBE_TIMEOUT_S
+                )
+            ),
         ),
     ):
         start = time.perf_counter()

@@ -18,6 +18,8 @@ _TABLE = r"[A-Za-z_][A-Za-z0-9_\-]{0,1023}"
 _TABLE_RE = re.compile(
     rf"^(?:(?P<project>{_PROJECT})\.)?(?P<dataset>{_DATASET})\.(?P<table>{_TABLE})$"
 )
+#: BigQuery's longest table name, in UTF-8 bytes.
+MAX_TABLE_NAME = 1024
 _COLUMN_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,299}$")
 
 
@@ -39,6 +41,19 @@ class TableRef:
 
     def with_table(self, table: str) -> TableRef:
         return parse_table_id(f"{self.project}.{self.dataset}.{table}")
+
+    def derived(self, suffix: str) -> TableRef:
+        """A job's auxiliary table ``{table}{suffix}`` beside this one. Refused when the name
+        would pass BigQuery's limit: cutting it would make two jobs share a table, or make the
+        auxiliary table the table itself."""
+        name = f"{self.table}{suffix}"
+        if len(name.encode()) > MAX_TABLE_NAME:
+            raise InvalidTableId(
+                f"table name {self.table[:40]!r}... is {len(self.table)} characters: too long for "
+                f"its job's table {self.table[:10]}...{suffix} ({len(name)} > {MAX_TABLE_NAME}); "
+                f"use a name of at most {MAX_TABLE_NAME - len(suffix)} characters"
+            )
+        return self.with_table(name)
 
 
 def parse_table_id(table_id: str, *, default_project: str | None = None) -> TableRef:

@@ -2,16 +2,25 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
 from sklearn.linear_model import LinearRegression, LogisticRegression
 
-from mlsys.errors import FeatureTypeError, InvalidInput, MissingFeatures, SchemaMismatch
+from mlsys.errors import (
+    FeatureTypeError,
+    InvalidInput,
+    InvalidTableId,
+    MissingFeatures,
+    SchemaMismatch,
+)
 from mlsys.examples import titanic
+from mlsys.identifiers import TableRef
 from mlsys.predict.features import check_input, model_input, plan_features
-from mlsys.predict.output import plan_output, probability_columns
+from mlsys.predict.output import check_id_columns, plan_output, probability_columns
 from mlsys.predict.sinks import MemorySink
 from mlsys.predict.sources import MemorySource, rebatch
 from mlsys.predict.stream import predict_stream
@@ -62,7 +71,7 @@ def test_nulls_become_nan_in_matrix_and_frame():
     assert len(pipe.predict(frame)) == 3
 
 
-@pytest.mark.parametrize("ids", [["job_id"], ["prediction"], ["nope"], ["a b"]])
+@pytest.mark.parametrize("ids", [["job_id"], ["prediction"], ["nope"], ["a b"], ["id", "a", "id"]])
 def test_bad_id_columns(ids):
     model = LogisticRegression().fit([[0.0], [1.0]], [0, 1])
     with pytest.raises(InvalidInput):
@@ -74,6 +83,38 @@ def test_bad_id_columns(ids):
             model_version=1,
             job_id="j",
         )
+
+
+@pytest.mark.parametrize(
+    ("ids", "words"),
+    [
+        (["id", "a", "id", "a"], "column(s) a, id named more than once"),
+        (["model_version"], "clashes with an output column"),
+        ("id", "expected a list"),
+        (["a-b"], "invalid column name"),
+    ],
+)
+def test_id_columns_are_checked_before_anything_is_read(ids, words):
+    with pytest.raises(InvalidInput, match=re.escape(words)):
+        check_id_columns(ids)
+    assert check_id_columns(["id", "a"]) == ["id", "a"]
+
+
+@pytest.mark.parametrize(
+    ("table", "suffix", "ok"),
+    [
+        ("o" * 1000, "__staging_" + "j" * 14, True),  # exactly 1024
+        ("o" * 1000, "__staging_" + "j" * 15, False),
+        ("o" * 1024, "__job_j_publish", False),  # cutting would make it the output itself
+    ],
+)
+def test_a_jobs_table_name_is_refused_rather_than_cut(table, suffix, ok):
+    output = TableRef("p-roject", "d", table)
+    if ok:
+        assert output.derived(suffix).table == table + suffix
+    else:
+        with pytest.raises(InvalidTableId, match="at most"):
+            output.derived(suffix)
 
 
 def test_rebatch_makes_even_chunks():

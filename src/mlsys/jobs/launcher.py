@@ -31,12 +31,15 @@ from mlsys.errors import (
 )
 from mlsys.identifiers import TableRef, check_column, parse_table_id
 from mlsys.jobs.plan import ShardPlan, job_records, shard_store
+from mlsys.jobs.publish import claim_table
+from mlsys.jobs.shard import task_table
 from mlsys.predict.features import check_input, default_id_columns, plan_features
 from mlsys.predict.jobs import JobRecord, JobStatus, check_job_id, new_job_id, now
-from mlsys.predict.output import RESERVED
+from mlsys.predict.output import RESERVED, check_id_columns, plan_output
 from mlsys.predict.pipeline import resolve_model
-from mlsys.predict.sinks import DISPOSITIONS
-from mlsys.predict.sources import arrow_schema
+from mlsys.predict.sinks import DISPOSITIONS, check_output_target
+from mlsys.predict.sources import arrow_schema, check_readable
+from mlsys.schema import bq_schema
 from mlsys.settings import Settings, check_env, get_settings
 
 if TYPE_CHECKING:
@@ -84,6 +87,11 @@ def plan_job(
             f"write_disposition {write_disposition!r}: expected one of {', '.join(DISPOSITIONS)}"
         )
     job_id = check_job_id(job_id) if job_id is not None else new_job_id()
+    # The job's own tables must fit beside the output (the last task's is the longest name).
+    task_table(output_ref, job_id, max(tasks - 1, 0))
+    claim_table(output_ref, job_id)
+    if id_columns:
+        id_columns = check_id_columns(id_columns)
     store = shard_store(env)
     existing = _existing_plan(env, job_id, input_ref, output_ref, model_name)
     if existing is not None:
@@ -93,6 +101,15 @@ def plan_job(
     features = plan_features(model.model, model.metadata)
     check_input(schema, features)
     ids = list(id_columns) if id_columns else default_id_columns(schema, features, RESERVED)
+    output = plan_output(
+        input_schema=schema,
+        id_columns=ids,
+        model=model.model,
+        model_name=model.model_name,
+        model_version=model.version,
+        job_id=job_id,
+    )
+    check_output_target(output_ref, bq_schema(output.schema))  # before the 202, as the service
     columns = tuple(dict.fromkeys([*features.names, *ids]))
     streams, stream_schema = (
         _session_streams(input_ref, columns, tasks, env) if tasks > 1 else ((), "")
@@ -256,6 +273,7 @@ def _input_schema(ref: TableRef, env: str) -> tuple[pa.Schema, int | None]:
         table = bigquery_client(env).get_table(str(ref))
     except gexc.NotFound:
         raise TableNotFound(f"input table {ref} does not exist") from None
+    check_readable(ref, table)
     rows = int(table.num_rows) if table.num_rows is not None else None
     return arrow_schema(table.schema), rows
 

@@ -29,7 +29,7 @@ log = logging.getLogger(__name__)
 
 
 def claim_table(output: TableRef, job_id: str) -> TableRef:
-    return output.with_table(f"{output.table}__job_{job_id}_publish"[:1024])
+    return output.derived(f"__job_{job_id}_publish")
 
 
 def publish_if_complete(plan: ShardPlan, *, force_claim: bool = False) -> int | None:

@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 
 def task_table(output: TableRef, job_id: str, index: int) -> TableRef:
     """The staging table of one task, next to the output."""
-    return output.with_table(f"{output.table}__job_{job_id}_task_{index}"[:1024])
+    return output.derived(f"__job_{job_id}_task_{index}")
 
 
 class ShardSource:

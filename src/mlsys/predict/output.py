@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -57,6 +58,26 @@ class OutputPlan:
         return pa.RecordBatch.from_arrays(columns, schema=self.schema)
 
 
+def check_id_columns(names: Sequence[str]) -> list[str]:
+    """Id columns as a request names them: valid, each once, none an output column."""
+    if isinstance(names, str) or not all(isinstance(n, str) for n in names):
+        raise InvalidInput(f"id_columns {names!r}: expected a list of column names")
+    for name in names:
+        check_column(name)
+    repeated = sorted(name for name, count in Counter(names).items() if count > 1)
+    if repeated:
+        raise InvalidInput(
+            f"id column(s) {', '.join(repeated)} named more than once: each column is copied to "
+            "the output once; list it once"
+        )
+    clash = [n for n in names if n in RESERVED]
+    if clash:
+        raise InvalidInput(
+            f"id column {clash[0]!r} clashes with an output column ({', '.join(RESERVED)})"
+        )
+    return list(names)
+
+
 def plan_output(
     *,
     input_schema: pa.Schema,
@@ -68,12 +89,7 @@ def plan_output(
 ) -> OutputPlan:
     """The output schema for ``model`` with ``id_columns`` copied from ``input_schema``."""
     fields = []
-    for name in id_columns:
-        check_column(name)
-        if name in RESERVED:
-            raise InvalidInput(
-                f"id column {name!r} clashes with an output column ({', '.join(RESERVED)})"
-            )
+    for name in check_id_columns(id_columns):
         if name not in input_schema.names:
             raise InvalidInput(
                 f"id column {name!r} is not in the input table (columns: "

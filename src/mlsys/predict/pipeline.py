@@ -27,10 +27,11 @@ from mlsys.predict.jobs import (
     new_job_id,
     now,
 )
-from mlsys.predict.output import RESERVED, OutputPlan, plan_output
-from mlsys.predict.sinks import DISPOSITIONS, BigQuerySink
+from mlsys.predict.output import RESERVED, OutputPlan, check_id_columns, plan_output
+from mlsys.predict.sinks import DISPOSITIONS, BigQuerySink, check_output_target, staging_ref
 from mlsys.predict.sources import BigQueryReadSource
 from mlsys.predict.stream import Progress, predict_stream
+from mlsys.schema import bq_schema
 from mlsys.settings import check_env, get_settings
 
 log = logging.getLogger(__name__)
@@ -96,6 +97,9 @@ def prepare_prediction(
         )
     retry = job_id is not None
     job_id = check_job_id(job_id) if job_id is not None else new_job_id()
+    staging_ref(output_ref, job_id)  # the output's name leaves room for the job's table
+    if id_columns is not None:
+        id_columns = check_id_columns(id_columns)
     store = store or job_store(env)
     record = JobRecord(
         job_id=job_id,
@@ -127,6 +131,7 @@ def prepare_prediction(
         model_version=model.version,
         job_id=job_id,
     )
+    check_output_target(output_ref, bq_schema(output.schema))  # before any answer, also 202
     sink = BigQuerySink(
         output_ref,
         job_id=job_id,

@@ -70,8 +70,9 @@ class MemorySink:
 
 
 def staging_ref(output: TableRef, job_id: str) -> TableRef:
-    """The job-scoped staging table next to the output."""
-    return output.with_table(f"{output.table}__staging_{job_id}"[:1024])
+    """The job-scoped staging table next to the output (InvalidTableId if the output's name
+    leaves no room for it)."""
+    return output.derived(f"__staging_{job_id}")
 
 
 class BigQuerySink:
@@ -118,20 +119,9 @@ class BigQuerySink:
     def _ensure_output(self, fields: list) -> None:
         from google.cloud import bigquery
 
-        try:
-            self.client.get_dataset(f"{self.output.project}.{self.output.dataset}")
-        except gexc.NotFound:
-            raise TableNotFound(
-                f"dataset {self.output.project}.{self.output.dataset} of the output table "
-                "does not exist"
-            ) from None
-        try:
-            existing = self.client.get_table(str(self.output))
-        except gexc.NotFound:
+        if not check_output_target(self.output, fields):
             table = bigquery.Table(str(self.output), schema=fields)
             self.client.create_table(table, exists_ok=True)
-            return
-        check_output_schema(self.output, existing.schema, fields)
 
     def already_published(self) -> int:
         """Rows of this job id already in the output (a retry after a lost job record)."""
@@ -210,6 +200,32 @@ class BigQuerySink:
             self.client.delete_table(str(self.staging), not_found_ok=True)
         except gexc.GoogleAPIError as exc:  # the rows are safe either way; say so and go on
             log.warning("could not drop staging table %s: %s", self.staging, exc)
+
+
+def check_output_target(output: TableRef, fields: list) -> bool:
+    """The output can take these columns: its dataset exists, and the table, if it exists
+    (returns whether it does), is a table with a compatible schema. Every request runs this
+    before it is answered, also an ``async`` one."""
+    client = bigquery_client()
+    try:
+        client.get_dataset(f"{output.project}.{output.dataset}")
+    except gexc.NotFound:
+        raise TableNotFound(
+            f"dataset {output.project}.{output.dataset} of the output table does not exist: "
+            "create it, or write to an existing dataset"
+        ) from None
+    try:
+        existing = client.get_table(str(output))
+    except gexc.NotFound:
+        return False
+    kind = (existing.table_type or "TABLE").upper()
+    if kind != "TABLE":
+        raise OutputSchemaMismatch(
+            f"output {output} is a {kind.replace('_', ' ').lower()}, not a table: predictions "
+            "are written to tables only"
+        )
+    check_output_schema(output, existing.schema, fields)
+    return True
 
 
 def check_output_schema(output: TableRef, existing: list, wanted: list) -> None:

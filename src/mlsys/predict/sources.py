@@ -18,7 +18,7 @@ import pyarrow as pa
 from google.api_core import exceptions as gexc
 
 from mlsys.clients import bigquery_client, bigquery_read_client
-from mlsys.errors import TableNotFound
+from mlsys.errors import TableNotFound, UnsupportedTableType
 from mlsys.identifiers import TableRef
 
 if TYPE_CHECKING:
@@ -49,6 +49,24 @@ _ARROW_OF_BQ = {
     "DATE": pa.date32(),
     "TIME": pa.time64("us"),
 }
+
+
+#: Table types the Storage Read API reads (it cannot read logical or materialized views, nor
+#: external tables that are not BigLake tables).
+READABLE_TYPES = frozenset({"TABLE", "SNAPSHOT"})
+
+
+def check_readable(ref: TableRef, table: bigquery.Table) -> None:
+    """An input the pipeline can stream; a view or an external table gets a clear 422."""
+    kind = (table.table_type or "TABLE").upper()
+    if kind not in READABLE_TYPES:
+        raise UnsupportedTableType(
+            f"input {ref} is a {kind.replace('_', ' ').lower()}: batch prediction streams tables "
+            "through the BigQuery Storage Read API, which cannot read it; materialize it first "
+            f"(CREATE TABLE `{ref.project}.{ref.dataset}.{ref.table}_snapshot` AS SELECT * FROM "
+            f"`{ref}`) and predict from that table",
+            details={"table_type": kind},
+        )
 
 
 class BatchSource(Protocol):
@@ -116,6 +134,7 @@ class _BigQueryTable:
             table = bigquery_client(env).get_table(str(ref))
         except gexc.NotFound:
             raise TableNotFound(f"input table {ref} does not exist") from None
+        check_readable(ref, table)
         self.schema = arrow_schema(table.schema)
         self.num_rows: int | None = int(table.num_rows) if table.num_rows is not None else None
 
