@@ -112,7 +112,7 @@ def gate_registered(c: Candidate) -> GateResult:
 
 
 def gate_metadata(c: Candidate) -> GateResult:
-    """metadata.json is present, valid, and lists the features."""
+    """metadata.json is present, valid, and lists the features (names, with dtypes or not)."""
     mv = c.mv
     if mv.metadata_error:
         return GateResult("metadata", "fail", f"metadata.json is invalid: {mv.metadata_error}")
@@ -121,13 +121,18 @@ def gate_metadata(c: Candidate) -> GateResult:
             "metadata", "fail", f"no metadata.json registered beside {mv.object_name}"
         )
     if not mv.features:
-        return GateResult("metadata", "fail", "metadata.json has no 'features' (name, dtype)")
+        return GateResult(
+            "metadata",
+            "fail",
+            "metadata.json has no 'features' (column names, or {name, dtype} objects)",
+        )
     metrics = ", ".join(f"{k}={v:g}" for k, v in mv.metrics.items()) or "none"
+    untyped = sum(1 for f in mv.features if not f.get("dtype"))
     return GateResult(
         "metadata",
         "pass",
-        f"{len(mv.features)} features, target {mv.metadata.get('target') or '?'}, "
-        f"metrics {metrics}",
+        f"{len(mv.features)} features{f' ({untyped} without dtype)' if untyped else ''}, "
+        f"target {mv.metadata.get('target') or '?'}, metrics {metrics}",
     )
 
 
@@ -139,7 +144,7 @@ def gate_metrics(c: Candidate) -> GateResult:
             "metrics",
             "fail",
             f"no thresholds for {c.model_name!r} in {c.config.source}: add e.g. "
-            f"'{c.model_name}: {{metrics: {{accuracy: \">= 0.8\"}}}}'",
+            f"'{c.model_name}: {{metrics: {{test_accuracy: \">= 0.8\"}}}}'",
         )
     parts, ok = [], True
     for threshold in policy.thresholds:
@@ -244,16 +249,20 @@ def compare_features(
     candidate: list[dict[str, str]], serving: list[dict[str, str]]
 ) -> tuple[list[str], list[str]]:
     """(problems, notes): a new feature or a change of kind breaks the input tables built for
-    the serving version; dropped features and width changes (int64 -> float64) do not."""
-    new = {f["name"]: f["dtype"] for f in candidate}
-    old = {f["name"]: f["dtype"] for f in serving}
-    problems = [f"new feature {n} ({new[n]})" for n in new if n not in old]
+    the serving version; dropped features and width changes (int64 -> float64) do not. A
+    feature listed without a dtype (the seed's names-only format) is checked by name only."""
+    new = {f["name"]: f.get("dtype") for f in candidate}
+    old = {f["name"]: f.get("dtype") for f in serving}
+    problems = [f"new feature {n} ({new[n] or 'dtype unknown'})" for n in new if n not in old]
     notes = [f"feature {n} no longer used" for n in old if n not in new]
     for name in new.keys() & old.keys():
-        if new[name] == old[name]:
+        before, after = old[name], new[name]
+        if before == after:
             continue
-        if dtype_family(new[name]) != dtype_family(old[name]):
-            problems.append(f"{name}: {old[name]} -> {new[name]}")
+        if before is None or after is None:
+            notes.append(f"{name}: {before or '?'} -> {after or '?'} (dtype unknown: not compared)")
+        elif dtype_family(after) != dtype_family(before):
+            problems.append(f"{name}: {before} -> {after}")
         else:
-            notes.append(f"{name}: {old[name]} -> {new[name]} (same kind)")
+            notes.append(f"{name}: {before} -> {after} (same kind)")
     return sorted(problems), sorted(notes)

@@ -192,7 +192,8 @@ def _with_metadata(
     event.description = meta.description
     event.tags = list(meta.tags)
     event.metrics = to_json(meta.metrics)
-    event.features = to_json([f.model_dump() for f in meta.features]) if meta.features else None
+    if meta.features:  # names-only features (the seed's format) are stored without a dtype
+        event.features = to_json([f.model_dump(exclude_none=True) for f in meta.features])
     return event
 
 
