@@ -6,7 +6,15 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from mlsys.registry import ModelPage, ModelVersion, get_version, list_models, list_versions
+from mlsys.registry import (
+    ModelPage,
+    ModelVersion,
+    Rejection,
+    get_version,
+    list_models,
+    list_rejections,
+    list_versions,
+)
 from mlsys.registry.sync import sync_bucket
 from service.deps import SettingsDep
 
@@ -27,6 +35,18 @@ def models(
     return list_models(
         env or settings.mlsys_env, search=search, tags=tag, limit=limit, page_token=page_token
     )
+
+
+# Declared before /models/{name}, which would otherwise take "rejections" for a model name.
+@router.get("/models/rejections", response_model=list[Rejection])
+def rejections(
+    settings: SettingsDep,
+    env: EnvQuery = None,
+    search: Annotated[str | None, Query(description="Text in the object name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[Rejection]:
+    """Uploads the registry refused (wrong path, unknown file, ...), newest first, and why."""
+    return list_rejections(env or settings.mlsys_env, search=search, limit=limit)
 
 
 @router.get("/models/{name}")

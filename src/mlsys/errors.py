@@ -182,3 +182,16 @@ class RollbackUnavailable(Conflict):
     """There is no usable ``previous`` version to roll back to."""
 
     code = "ROLLBACK_UNAVAILABLE"
+
+
+# -- upload feedback and archived versions ------------------------------------------------------
+class UploadRejected(Unprocessable):
+    """The registry recorded an upload as rejected (wrong path, second model file, ...)."""
+
+    code = "UPLOAD_REJECTED"
+
+
+class VersionArchived(Conflict):
+    """The version was archived (``mlsys archive``): predicting with it needs allow_archived."""
+
+    code = "VERSION_ARCHIVED"

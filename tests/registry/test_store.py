@@ -136,3 +136,37 @@ def test_versions_filter_and_event_ids(store, unique):
     assert [r["model_version"] for r in store.current(model_name=name)] == [1, 2]
     assert [r["model_version"] for r in store.current(model_name=name, version=2)] == [2]
     assert {first.event_id, second.event_id} <= store.event_ids(BUCKET)
+
+
+def refused(obj: str, reason: str, generation: int = 1) -> RegistryEvent:
+    tick = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=next(_clock))
+    return RegistryEvent(
+        event_id=event_key(BUCKET, obj, generation, "finalized"),
+        event_type="finalized",
+        status="rejected",
+        registered_at=tick,
+        gcs_bucket=BUCKET,
+        object_name=obj,
+        generation=generation,
+        reject_reason=reason,
+        environment="dev",
+    )
+
+
+def test_rejections_by_object_prefix_ignoring_case_newest_first(store, unique):
+    wrong_file = refused(f"iris{unique}/v1/model.pickle", "unknown file")
+    wrong_name = refused(f"Iris{unique}/v1/model.pkl", "invalid model name")
+    other = refused(f"iris{unique}/v2/model.pickle", "unknown file")
+    store.append([wrong_file, wrong_name, other, wrong_name])  # a duplicate delivery too
+    store.append([ev(f"iris{unique}", 3)])  # registered: never a rejection
+    found = store.rejections(object_prefix=f"iris{unique}/v1/")
+    assert [e.object_name for e in found] == [wrong_name.object_name, wrong_file.object_name]
+    assert found[0].reject_reason == "invalid model name"
+    everything = store.rejections(search=f"IRIS{unique}")
+    assert [e.object_name for e in everything] == [
+        other.object_name,
+        wrong_name.object_name,
+        wrong_file.object_name,
+    ]
+    assert len(store.rejections(search=f"iris{unique}", limit=1)) == 1
+    assert store.current(model_name=f"iris{unique}")[0]["model_version"] == 3

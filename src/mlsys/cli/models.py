@@ -24,18 +24,28 @@ def _env(env: str | None) -> str:
 @app.command("list")
 def list_(
     env: EnvOption = None,
-    search: Annotated[str | None, typer.Option(help="Text in the name or description")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Text in the name or description (--rejected: in the object name)"),
+    ] = None,
     tag: Annotated[
         list[str] | None, typer.Option(help="Only models with this tag (repeat)")
     ] = None,
     limit: int = 50,
     page_token: str | None = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    rejected: Annotated[
+        bool,
+        typer.Option("--rejected", help="List the uploads the registry refused, and why"),
+    ] = False,
 ) -> None:
-    """List the models of an environment with their latest version."""
+    """List the models of an environment with their latest version (or its rejected uploads)."""
     from mlsys.registry import list_models
 
     env = _env(env)
+    if rejected:
+        _print_rejections(env, search=search, limit=limit, as_json=as_json)
+        return
     page = list_models(env, search=search, tags=tag, limit=limit, page_token=page_token)
     if as_json:
         console.print_json(page.model_dump_json())
@@ -55,6 +65,27 @@ def list_(
     console.print(table)
     if page.next_page_token:
         console.print(f"more: --page-token {page.next_page_token}")
+
+
+def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool) -> None:
+    from mlsys.registry import list_rejections
+
+    found = list_rejections(env, search=search, limit=limit)
+    if as_json:
+        console.print_json(json.dumps([r.model_dump(mode="json") for r in found]))
+        return
+    table = Table("rejected at", "object", "reason", "uploader", title=f"rejected uploads in {env}")
+    for r in found:
+        table.add_row(
+            f"{r.rejected_at:%Y-%m-%d %H:%M:%S}",
+            r.uri,
+            r.reason,
+            r.uploader or "",
+            end_section=True,
+        )
+    console.print(table)
+    if not found:
+        console.print(f"no rejected uploads in {env}")
 
 
 @app.command()

@@ -192,12 +192,16 @@ def wait_for_version(
     timeout: float = 30.0,
     store: RegistryStore | None = None,
 ) -> ModelVersion:
-    """Poll until the function has registered ``version`` (e.g. right after an upload)."""
+    """Poll until the function has registered ``version`` (e.g. right after an upload); raise
+    :class:`~mlsys.errors.UploadRejected` with the reason as soon as the upload was refused."""
+    from mlsys.registry.rejections import check_not_rejected
+
     deadline = time.monotonic() + timeout
     while True:
         try:
             return get_version(env, model_name, version, store=store)
         except (ModelNotFound, VersionNotFound):
+            check_not_rejected(env, model_name, parse_version(version), store=store)
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.1)

@@ -16,7 +16,13 @@ from google.api_core import exceptions as gexc
 
 from mlsys.audit import record_registration
 from mlsys.errors import ArtifactPathError, MetadataError
-from mlsys.registry.contract import ArtifactPath, parse_artifact_path, parse_metadata
+from mlsys.registry.contract import (
+    MODEL_NAME_RE,
+    VERSION_RE,
+    ArtifactPath,
+    parse_artifact_path,
+    parse_metadata,
+)
 from mlsys.registry.records import (
     EVENT_TYPES,
     STATUS_DELETED,
@@ -117,6 +123,7 @@ def build_event(
     try:
         path = parse_artifact_path(name)
     except ArtifactPathError as exc:
+        _name_the_version(event, name)
         return _reject(event, exc.message)
     event.object_kind = path.kind
     event.model_name = path.model_name
@@ -203,6 +210,16 @@ def _sha256(blob: Any) -> str:
         while chunk := stream.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _name_the_version(event: RegistryEvent, name: str) -> None:
+    """A rejected file in a valid ``{model}/v{N}/`` folder (``iris/v1/model.pickle``) still
+    names its model and version, so the audit trail and ``wait_for_version`` find it."""
+    parts = name.split("/")
+    match = VERSION_RE.match(parts[1]) if len(parts) == 3 else None
+    if match and MODEL_NAME_RE.match(parts[0]):
+        event.model_name, event.model_version = parts[0], int(match.group(1))
+        event.version_label = f"v{event.model_version}"
 
 
 def _reject(event: RegistryEvent, reason: str) -> RegistryEvent:
