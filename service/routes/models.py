@@ -6,9 +6,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
+from mlsys.promote.lifecycle import ModelVersionState, with_state
 from mlsys.registry import (
     ModelPage,
-    ModelVersion,
     Rejection,
     get_version,
     list_models,
@@ -62,14 +62,20 @@ def model(name: str, settings: SettingsDep, env: EnvQuery = None) -> dict[str, A
     }
 
 
-@router.get("/models/{name}/versions", response_model=list[ModelVersion])
-def versions(name: str, settings: SettingsDep, env: EnvQuery = None) -> list[ModelVersion]:
-    return list_versions(env or settings.mlsys_env, name)
+@router.get("/models/{name}/versions", response_model=list[ModelVersionState])
+def versions(name: str, settings: SettingsDep, env: EnvQuery = None) -> list[ModelVersionState]:
+    """Every version of the model in the env, with whether it was archived there."""
+    env = env or settings.mlsys_env
+    return with_state(env, list_versions(env, name))
 
 
-@router.get("/models/{name}/versions/{version}", response_model=ModelVersion)
-def version(name: str, version: str, settings: SettingsDep, env: EnvQuery = None) -> ModelVersion:
-    return get_version(env or settings.mlsys_env, name, version)
+@router.get("/models/{name}/versions/{version}", response_model=ModelVersionState)
+def version(
+    name: str, version: str, settings: SettingsDep, env: EnvQuery = None
+) -> ModelVersionState:
+    """One version (vN, N, latest or an alias), with whether it was archived in the env."""
+    env = env or settings.mlsys_env
+    return with_state(env, [get_version(env, name, version)])[0]
 
 
 @router.get("/model-registry")

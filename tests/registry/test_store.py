@@ -170,3 +170,21 @@ def test_rejections_by_object_prefix_ignoring_case_newest_first(store, unique):
     ]
     assert len(store.rejections(search=f"iris{unique}", limit=1)) == 1
     assert store.current(model_name=f"iris{unique}")[0]["model_version"] == 3
+
+
+def test_a_version_with_the_bytes_of_a_lower_registered_version_is_flagged(store, unique):
+    name = f"same-{unique}"
+
+    def upload(version: int, sha: str, generation: int) -> RegistryEvent:
+        event = ev(name, version, generation=generation)
+        event.sha256 = sha
+        return event
+
+    store.append([upload(1, "aaa", 1), upload(2, "aaa", 2), upload(3, "bbb", 3)])
+    store.append([upload(4, "aaa", 4), upload(5, "bbb", 5)])
+    flags = {r["model_version"]: r["duplicate_of"] for r in store.current(model_name=name)}
+    assert flags == {1: None, 2: "v1", 3: None, 4: "v1", 5: "v3"}
+    # a deleted version is no longer one to duplicate: the lowest registered one counts
+    store.append([ev(name, 1, "deleted", generation=1)])
+    flags = {r["model_version"]: r["duplicate_of"] for r in store.current(model_name=name)}
+    assert flags == {1: None, 2: None, 3: None, 4: "v2", 5: "v3"}

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from mlsys.cli import console
 from mlsys.settings import get_settings
+
+if TYPE_CHECKING:  # imported where used: `mlsys --help` stays light
+    from mlsys.promote.lifecycle import ModelVersionState
+    from mlsys.registry import ModelSummary, ModelVersion
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
 registry_app = typer.Typer(help="Maintain the model registry.", no_args_is_help=True)
@@ -63,6 +68,7 @@ def list_(
             ", ".join(f"{k}={v:g}" for k, v in m.metrics.items()),
         )
     console.print(table)
+    _warn_duplicates(page.models)
     if page.next_page_token:
         console.print(f"more: --page-token {page.next_page_token}")
 
@@ -96,16 +102,21 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a model's versions, or one version in full."""
+    from mlsys.promote.lifecycle import with_state
     from mlsys.registry import get_version, list_versions
 
     env = _env(env)
     if version is not None:
-        mv = get_version(env, name, version)
-        console.print_json(mv.model_dump_json()) if as_json else console.print(
-            _version_text(mv.model_dump(mode="json"))
-        )
+        (mv,) = with_state(env, [get_version(env, name, version)])
+        if as_json:
+            console.print_json(mv.model_dump_json())
+            return
+        data = mv.model_dump(mode="json")
+        data["status"] = _status(mv)
+        console.print(_version_text(data))
+        _warn_duplicates([mv])
         return
-    versions = list_versions(env, name)
+    versions = with_state(env, list_versions(env, name))
     if as_json:
         console.print_json(json.dumps([v.model_dump(mode="json") for v in versions]))
         return
@@ -123,7 +134,7 @@ def show(
     for v in versions:
         table.add_row(
             v.version_label,
-            v.status,
+            _status(v),
             v.artifact_format or "",
             f"{v.file_size_bytes or 0:,}",
             (v.sha256 or "")[:12],
@@ -132,10 +143,30 @@ def show(
             ", ".join(f"{k}={x:g}" for k, x in v.metrics.items()),
         )
     console.print(table)
+    _warn_duplicates(versions)
 
 
 def _version_text(data: dict[str, object]) -> str:
-    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in data.items() if v not in (None, [], {}))
+    shown = {k: v for k, v in data.items() if v not in (None, [], {}) and v is not False}
+    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in shown.items())
+
+
+def _status(v: ModelVersionState) -> str:
+    """``archived`` for a registered version retired with ``mlsys archive`` in this env."""
+    if v.archived and v.status == "registered":
+        return f"[yellow]archived[/] ({v.archived_at:%Y-%m-%d})" if v.archived_at else "archived"
+    return v.status
+
+
+def _warn_duplicates(versions: Sequence[ModelVersion | ModelSummary]) -> None:
+    """A line per version (or model's latest version) whose bytes repeat a lower version's."""
+    for v in versions:
+        if v.duplicate_of:
+            label = getattr(v, "version_label", None) or getattr(v, "latest_version_label", "")
+            console.print(
+                f"[yellow]warning[/]: {v.model_name} {label} has the same bytes (sha256) as "
+                f"{v.duplicate_of}: a re-upload, not a new model"
+            )
 
 
 @registry_app.command()

@@ -15,7 +15,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from mlsys.audit import record_registration
-from mlsys.errors import ArtifactPathError, MetadataError
+from mlsys.errors import ArtifactPathError, BackendUnavailable, MetadataError
 from mlsys.registry.contract import (
     MODEL_NAME_RE,
     VERSION_RE,
@@ -77,7 +77,34 @@ def handle_cloudevent(
         event.generation,
         f": {event.reject_reason}" if event.reject_reason else "",
     )
+    if event.status == STATUS_REGISTERED and event.object_kind == "model" and event.sha256:
+        _warn_if_duplicate(target, event)
     return event
+
+
+def _warn_if_duplicate(store: RegistryStore, event: RegistryEvent) -> None:
+    """Warn when these bytes are already another version of the model (the registry view flags
+    the higher one ``duplicate_of``); a failed check loses only the warning, never the row."""
+    try:
+        rows = store.current(model_name=event.model_name)
+    except (BackendUnavailable, gexc.GoogleAPICallError) as exc:
+        log.warning("could not check %s for duplicates: %s", event.object_name, exc)
+        return
+    same = sorted(
+        r["model_version"]
+        for r in rows
+        if r["sha256"] == event.sha256
+        and r["status"] == STATUS_REGISTERED
+        and r["model_version"] != event.model_version
+    )
+    if same:
+        log.warning(
+            "duplicate: %s %s has the same bytes (sha256 %s…) as %s of the same model",
+            event.model_name,
+            event.version_label,
+            (event.sha256 or "")[:12],
+            ", ".join(f"v{v}" for v in same),
+        )
 
 
 def build_event(

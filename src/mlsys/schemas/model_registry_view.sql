@@ -4,7 +4,9 @@
 --  2. the model artifact's state is its newest event by generation, and within a generation a
 --     delete outranks a metadata update, which outranks a finalize (so out-of-order delivery
 --     ends in the same state); rejected objects never become current;
---  3. metadata.json is joined the same way, when its newest event is not a delete.
+--  3. metadata.json is joined the same way, when its newest event is not a delete;
+--  4. duplicate_of flags a version whose bytes (sha256) equal a lower registered version of the
+--     same model (the `duplicates` CTE; `mlsys.registry.state.flag_duplicates` in Python).
 WITH events AS (
   SELECT * EXCEPT (dup)
   FROM (
@@ -32,6 +34,17 @@ artifacts AS (
 ),
 meta AS (
   SELECT * FROM ranked WHERE object_kind = 'metadata' AND pos = 1 AND status = 'registered'
+),
+duplicates AS (
+  SELECT
+    a.model_name,
+    a.model_version,
+    CONCAT('v', CAST(MIN(o.model_version) AS STRING)) AS duplicate_of
+  FROM artifacts AS a
+  JOIN artifacts AS o
+    ON o.model_name = a.model_name AND o.sha256 = a.sha256 AND o.model_version < a.model_version
+  WHERE o.status = 'registered'
+  GROUP BY a.model_name, a.model_version
 )
 SELECT
   a.model_name,
@@ -58,7 +71,10 @@ SELECT
   m.metrics,
   m.features,
   m.metadata_error,
-  m.generation AS metadata_generation
+  m.generation AS metadata_generation,
+  d.duplicate_of
 FROM artifacts AS a
 LEFT JOIN meta AS m
   ON m.model_name = a.model_name AND m.model_version = a.model_version
+LEFT JOIN duplicates AS d
+  ON d.model_name = a.model_name AND d.model_version = a.model_version
