@@ -64,4 +64,4 @@ def test_the_function_logs_a_warning(stack, model):
     line = wait_until(
         lambda: [x for x in log.read_text().splitlines() if f"duplicate: {model} v3" in x]
     )
-    assert "same bytes" in line[0] and "as v1 of the same model" in line[0]
+    assert "same bytes (md5" in line[0] and "as v1 of the same model" in line[0]

@@ -15,7 +15,7 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from mlsys.audit import record_registration
-from mlsys.errors import ArtifactPathError, BackendUnavailable, MetadataError
+from mlsys.errors import ArtifactPathError, MetadataError
 from mlsys.registry.contract import (
     MODEL_NAME_RE,
     VERSION_RE,
@@ -78,32 +78,42 @@ def handle_cloudevent(
         f": {event.reject_reason}" if event.reject_reason else "",
     )
     if event.status == STATUS_REGISTERED and event.object_kind == "model" and event.sha256:
-        _warn_if_duplicate(target, event)
+        _warn_if_duplicate(event)
     return event
 
 
-def _warn_if_duplicate(store: RegistryStore, event: RegistryEvent) -> None:
-    """Warn when these bytes are already another version of the model (the registry view flags
-    the higher one ``duplicate_of``); a failed check loses only the warning, never the row."""
+def _warn_if_duplicate(event: RegistryEvent) -> None:
+    """Warn when another version of the model holds the same bytes (same MD5 and size in GCS;
+    the registry view flags it by sha256 as ``duplicate_of``). One listing, no BigQuery query
+    per event; a failed listing loses only the warning, never the row."""
+    from mlsys.clients import storage_client
+
+    if not event.md5_hash:  # composite objects have no MD5: the view still flags them
+        return
+    same = []
     try:
-        rows = store.current(model_name=event.model_name)
-    except (BackendUnavailable, gexc.GoogleAPICallError) as exc:
+        for blob in storage_client(event.environment).list_blobs(
+            event.gcs_bucket, prefix=f"{event.model_name}/v"
+        ):
+            if (blob.md5_hash, blob.size) != (event.md5_hash, event.file_size_bytes):
+                continue
+            try:
+                path = parse_artifact_path(blob.name)
+            except ArtifactPathError:
+                continue
+            if path.kind == "model" and path.version != event.model_version:
+                same.append(path.version)
+    except gexc.GoogleAPICallError as exc:
         log.warning("could not check %s for duplicates: %s", event.object_name, exc)
         return
-    same = sorted(
-        r["model_version"]
-        for r in rows
-        if r["sha256"] == event.sha256
-        and r["status"] == STATUS_REGISTERED
-        and r["model_version"] != event.model_version
-    )
     if same:
         log.warning(
-            "duplicate: %s %s has the same bytes (sha256 %s…) as %s of the same model",
+            "duplicate: %s %s has the same bytes (md5 %s, %s bytes) as %s of the same model",
             event.model_name,
             event.version_label,
-            (event.sha256 or "")[:12],
-            ", ".join(f"v{v}" for v in same),
+            event.md5_hash,
+            event.file_size_bytes,
+            ", ".join(f"v{v}" for v in sorted(same)),
         )
 
 
