@@ -72,6 +72,12 @@ def test_rejections_in_the_cli_the_api_and_the_audit_trail(stack, unique):
     assert "unknown file 'model.pickle'" in cli_row["reason"]
     table = CliRunner().invoke(app, ["models", "list", "--rejected", "--search", model])
     assert table.exit_code == 0 and "unknown file" in table.output
+    objects = "".join(line.split("│")[2].strip() for line in table.output.splitlines()[4:-1])
+    assert objects == f"{model}/v1/model.pickle"  # wrapped over lines, never cut
+    # a sync has nothing to append for it, and says where the refusals are
+    sync = CliRunner().invoke(app, ["registry", "sync", "--env", "dev"])
+    assert sync.exit_code == 0, sync.output
+    assert "were rejected" in sync.output and "models list --rejected" in sync.output
 
     from service.main import create_app
 

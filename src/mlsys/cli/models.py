@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from mlsys.cli import console
 from mlsys.settings import get_settings
@@ -80,11 +80,21 @@ def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool
     if as_json:
         console.print_json(json.dumps([r.model_dump(mode="json") for r in found]))
         return
-    table = Table("rejected at", "object", "reason", "uploader", title=f"rejected uploads in {env}")
+    bucket = get_settings().bucket_for(env)
+    # Object names and reasons wrap, never cut: they are what the reader came for.
+    table = Table(
+        Column("rejected at", no_wrap=True),
+        Column("object", overflow="fold", ratio=2),
+        Column("reason", overflow="fold", ratio=3),
+        Column("by", overflow="fold", ratio=1),
+        title=f"rejected uploads in {env} (gs://{bucket})",
+        expand=True,
+    )
     for r in found:
+        where = r.object_name if r.gcs_bucket == bucket else r.uri
         table.add_row(
-            f"{r.rejected_at:%Y-%m-%d %H:%M:%S}",
-            r.uri,
+            f"{r.rejected_at:%Y-%m-%d %H:%M}",
+            where or "",
             r.reason,
             r.uploader or "",
             end_section=True,
@@ -153,9 +163,7 @@ def _version_text(data: dict[str, object]) -> str:
 
 def _status(v: ModelVersionState) -> str:
     """``archived`` for a registered version retired with ``mlsys archive`` in this env."""
-    if v.archived and v.status == "registered":
-        return f"[yellow]archived[/] ({v.archived_at:%Y-%m-%d})" if v.archived_at else "archived"
-    return v.status
+    return "[yellow]archived[/]" if v.archived and v.status == "registered" else v.status
 
 
 def _warn_duplicates(versions: Sequence[ModelVersion | ModelSummary]) -> None:
@@ -188,6 +196,20 @@ def sync(env: EnvOption = None) -> None:
     )
     for name in report.rejected:
         console.print(f"  [yellow]rejected[/] {name}")
+    _hint_rejections(env, report.bucket)
+
+
+def _hint_rejections(env: str, bucket: str) -> None:
+    """A sync appends only what events missed: point at uploads refused earlier."""
+    from mlsys.registry import list_rejections
+    from mlsys.registry.rejections import MAX_REJECTIONS
+
+    earlier = [r for r in list_rejections(env, limit=MAX_REJECTIONS) if r.gcs_bucket == bucket]
+    if earlier:
+        console.print(
+            f"[yellow]{len(earlier)} upload(s) to {bucket} were rejected (newest: "
+            f"{earlier[0].object_name}): `mlsys models list --rejected --env {env}` says why[/]"
+        )
 
 
 @app.command()
