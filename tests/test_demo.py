@@ -24,7 +24,7 @@ def test_demo_loads_trains_uploads_and_reads_back(stack, settings):
         "test_accuracy": round(summary["test_accuracy"], 4),
     }
     assert summary["test_accuracy"] >= 0.78
-    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
+    project, dataset = settings.project_for("dev"), settings.dataset_for("dev")
     n = bq_get(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.titanic`")["n"].iloc[0]
     m = bq_get(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.titanic_test`")["n"].iloc[0]
     assert n + m == 891
