@@ -90,9 +90,9 @@ def _body(archived: str, table: str, out: str, **extra) -> dict:
 
 
 def test_the_running_service_refuses_an_archived_version_with_409(
-    archived, settings, training_table, dev_dataset, unique
+    archived, settings, training_table, dev_outputs, unique
 ):
-    out = f"{dev_dataset}.archived_out_{unique}"
+    out = f"{dev_outputs}.archived_out_{unique}"
     with httpx.Client(base_url=settings.service_url, timeout=120) as service:
         refused = service.post("/predict", json=_body(archived, training_table, out))
         assert refused.status_code == 409, refused.text
@@ -111,9 +111,9 @@ def test_the_running_service_refuses_an_archived_version_with_409(
 
 
 def test_both_engines_and_the_cli_refuse_unless_allowed(
-    archived, training_table, dev_dataset, unique
+    archived, training_table, dev_outputs, unique
 ):
-    out = f"{dev_dataset}.archived_cli_{unique}"
+    out = f"{dev_outputs}.archived_cli_{unique}"
     with pytest.raises(VersionArchived):
         run_prediction(**_body(archived, training_table, out))
     with pytest.raises(VersionArchived):  # the sharded engine's launch checks the same way

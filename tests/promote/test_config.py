@@ -7,7 +7,8 @@ import pytest
 from mlsys.errors import ConfigError
 from mlsys.promote import load_config, parse_config
 from mlsys.promote.config import parse_threshold
-from mlsys.promote.gates import compare_features
+from mlsys.promote.gates import compare_features, sample_table_ref
+from mlsys.settings import Settings
 from tests.conftest import ROOT
 
 
@@ -82,3 +83,25 @@ F = [{"name": "Age", "dtype": "float64"}, {"name": "Sex", "dtype": "object"}]
 )
 def test_feature_compatibility(candidate, problems, notes):
     assert compare_features(candidate, F) == (problems, notes)
+
+
+@pytest.mark.parametrize(
+    "sample, from_env, expected",
+    [
+        # the shipped sample names dev's registry dataset: read in dev's project from any source
+        ("mlsys_dev.titanic", "dev", "proj-dev.mlsys_dev.titanic"),
+        ("mlsys_dev.titanic", "staging", "proj-dev.mlsys_dev.titanic"),
+        ("samples.titanic", "staging", "proj-staging.samples.titanic"),
+        ("other-proj.mlsys_dev.titanic", "staging", "other-proj.mlsys_dev.titanic"),
+    ],
+)
+def test_smoke_sample_tables_resolve_in_the_project_of_their_environment(
+    sample, from_env, expected
+):
+    settings = Settings(
+        _env_file=None,
+        GCP_PROJECT_ID_DEV="proj-dev",
+        GCP_PROJECT_ID_STAGING="proj-staging",
+        GCP_PROJECT_ID_PROD="proj-prod",
+    )
+    assert str(sample_table_ref(sample, from_env, settings)) == expected

@@ -10,12 +10,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlsys.errors import MlsysError, ModelNotFound, VersionNotFound
 from mlsys.promote.config import ModelPolicy, PromotionConfig
 from mlsys.registry import ModelVersion, get_version
-from mlsys.settings import get_settings
+from mlsys.settings import ENVIRONMENTS, Settings, get_settings
+
+if TYPE_CHECKING:
+    from mlsys.identifiers import TableRef
 
 log = logging.getLogger("mlsys.promote")
 
@@ -189,8 +192,6 @@ def gate_smoke(c: Candidate) -> GateResult:
     plan, input checks, scorer and output rows as a prediction job): a promotion writes nothing
     in the source environment, where the promoter may only read.
     """
-    from mlsys.identifiers import parse_table_id
-
     policy = c.policy or ModelPolicy()
     sample = policy.sample_table or (c.mv.metadata or {}).get("training_data")
     if not sample:
@@ -200,9 +201,8 @@ def gate_smoke(c: Candidate) -> GateResult:
             f"no sample table: set {c.model_name}.sample_table in {c.config.source} or "
             "training_data in metadata.json",
         )
-    settings = get_settings()
     try:
-        source = parse_table_id(str(sample), default_project=settings.project_for(c.from_env))
+        source = sample_table_ref(str(sample), c.from_env, get_settings())
     except MlsysError as exc:
         return GateResult("smoke", "fail", f"sample table {sample!r}: {exc.message}")
     try:
@@ -219,6 +219,17 @@ def gate_smoke(c: Candidate) -> GateResult:
         f"predicted {written} rows of {source} with v{c.version} through the prediction "
         "pipeline (in memory)",
     )
+
+
+def sample_table_ref(sample: str, from_env: str, settings: Settings) -> TableRef:
+    """The smoke sample's table: ``dataset.table`` naming an environment's registry dataset
+    (``mlsys_dev.titanic``, as promotion.yaml ships) is in that environment's project whatever
+    the promotion's source; any other ``dataset.table`` is in the source environment's."""
+    from mlsys.identifiers import parse_table_id
+
+    dataset = sample.split(".")[0] if sample.count(".") == 1 else None
+    owner = next((e for e in ENVIRONMENTS if settings.dataset_for(e) == dataset), from_env)
+    return parse_table_id(sample, default_project=settings.project_for(owner))
 
 
 def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
