@@ -58,6 +58,9 @@ class PredictRequest(BaseModel):
     run_async: bool = Field(
         False, alias="async", description="return at once; follow GET /jobs/{job_id}"
     )
+    allow_archived: bool = Field(
+        False, description="predict with an archived version anyway (else 409 VERSION_ARCHIVED)"
+    )
 
     @field_validator("write_disposition", mode="before")
     @classmethod
@@ -77,6 +80,7 @@ class PredictRequest(BaseModel):
             "id_columns": self.id_columns,
             "write_disposition": self.write_disposition,
             "job_id": self.job_id,
+            "allow_archived": self.allow_archived,
         }
 
 

@@ -15,7 +15,15 @@ from mlsys.errors import (
     ModelNotFound,
     VersionNotFound,
 )
-from mlsys.registry import ModelPage, ModelVersion, get_version, list_models, list_versions
+from mlsys.promote.lifecycle import ModelVersionState, with_state
+from mlsys.registry import (
+    ModelPage,
+    Rejection,
+    get_version,
+    list_models,
+    list_rejections,
+    list_versions,
+)
 from mlsys.registry.sync import sync_bucket
 from service.deps import SettingsDep
 from service.openapi import GOOGLE, INVALID_REQUEST, error_responses
@@ -43,6 +51,20 @@ def models(
     )
 
 
+# Declared before /models/{name}, which would otherwise take "rejections" for a model name.
+@router.get(
+    "/models/rejections", response_model=list[Rejection], responses=error_responses(READ_ERRORS)
+)
+def rejections(
+    settings: SettingsDep,
+    env: EnvQuery = None,
+    search: Annotated[str | None, Query(description="Text in the object name")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> list[Rejection]:
+    """Uploads the registry refused (wrong path, unknown file, ...), newest first, and why."""
+    return list_rejections(env or settings.mlsys_env, search=search, limit=limit)
+
+
 @router.get(
     "/models/{name}", responses=error_responses(READ_ERRORS, ArtifactPathError, ModelNotFound)
 )
@@ -60,24 +82,30 @@ def model(name: ModelName, settings: SettingsDep, env: EnvQuery = None) -> dict[
 
 @router.get(
     "/models/{name}/versions",
-    response_model=list[ModelVersion],
+    response_model=list[ModelVersionState],
     responses=error_responses(READ_ERRORS, ArtifactPathError, ModelNotFound),
 )
-def versions(name: ModelName, settings: SettingsDep, env: EnvQuery = None) -> list[ModelVersion]:
-    return list_versions(env or settings.mlsys_env, name)
+def versions(
+    name: ModelName, settings: SettingsDep, env: EnvQuery = None
+) -> list[ModelVersionState]:
+    """Every version of the model in the env, with whether it was archived there."""
+    env = env or settings.mlsys_env
+    return with_state(env, list_versions(env, name))
 
 
 @router.get(
     "/models/{name}/versions/{version}",
-    response_model=ModelVersion,
+    response_model=ModelVersionState,
     responses=error_responses(
         READ_ERRORS, ArtifactPathError, InvalidVersion, ModelNotFound, VersionNotFound
     ),
 )
 def version(
     name: ModelName, version: str, settings: SettingsDep, env: EnvQuery = None
-) -> ModelVersion:
-    return get_version(env or settings.mlsys_env, name, version)
+) -> ModelVersionState:
+    """One version (vN, N, latest or an alias), with whether it was archived in the env."""
+    env = env or settings.mlsys_env
+    return with_state(env, [get_version(env, name, version)])[0]
 
 
 @router.get("/model-registry", responses=error_responses(READ_ERRORS, ArtifactPathError))

@@ -71,8 +71,11 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     x, y = train[titanic.FEATURES], train[titanic.TARGET]
     cv_accuracy = float(cross_val_score(titanic.build_pipeline(), x, y, cv=5).mean())
     model.fit(x, y)
+    # The test rows are loaded unlabeled for prediction, but their labels are known here.
+    test_accuracy = float(accuracy_score(test[titanic.TARGET], model.predict(test[x.columns])))
     console.print(
-        f"[green]✓[/] trained a scikit-learn Pipeline (5-fold accuracy {cv_accuracy:.3f})"
+        f"[green]✓[/] trained a scikit-learn Pipeline (5-fold cv_accuracy {cv_accuracy:.3f}, "
+        f"test_accuracy {test_accuracy:.3f} on the {len(test)} held-out rows)"
     )
 
     version = next_version(bucket, titanic.MODEL_NAME)
@@ -80,8 +83,9 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     metadata = {
         "description": "Titanic survival: logistic regression on raw passenger columns",
         "tags": ["demo", "titanic", "classification"],
-        # accuracy: 5-fold cross-validated on the training table (what promotion.yaml gates on)
-        "metrics": {"accuracy": round(cv_accuracy, 4), "cv_accuracy": round(cv_accuracy, 4)},
+        # One meaning per key (docs/registry.md): cv_ = 5-fold mean on the training rows,
+        # test_ = the held-out rows (what promotion.yaml gates on).
+        "metrics": {"cv_accuracy": round(cv_accuracy, 4), "test_accuracy": round(test_accuracy, 4)},
         "features": titanic.feature_schema(train),
         "target": titanic.TARGET,
         "framework": f"scikit-learn=={sklearn.__version__}",
@@ -127,6 +131,7 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         "uploaded_at": uploaded,
         "roundtrip_identical": same,
         "cv_accuracy": cv_accuracy,
+        "test_accuracy": test_accuracy,
     }
 
 

@@ -214,3 +214,16 @@ class UnsupportedTableType(Unprocessable):
     """The input is a view or another kind of table the Storage Read API cannot read."""
 
     code = "UNSUPPORTED_TABLE_TYPE"
+
+
+# -- upload feedback and archived versions ------------------------------------------------------
+class UploadRejected(Unprocessable):
+    """The registry recorded an upload as rejected (wrong path, second model file, ...)."""
+
+    code = "UPLOAD_REJECTED"
+
+
+class VersionArchived(Conflict):
+    """The version was archived (``mlsys archive``): predicting with it needs allow_archived."""
+
+    code = "VERSION_ARCHIVED"

@@ -7,7 +7,8 @@ import pytest
 from mlsys.errors import ConfigError
 from mlsys.promote import load_config, parse_config
 from mlsys.promote.config import parse_threshold
-from mlsys.promote.gates import compare_features
+from mlsys.promote.gates import compare_features, sample_table_ref
+from mlsys.settings import Settings
 from tests.conftest import ROOT
 
 
@@ -47,7 +48,9 @@ def test_bad_configs_say_what_is_wrong(data, message):
 def test_the_repo_config_gates_the_titanic_model():
     config = load_config(ROOT / "promotion.yaml")
     policy = config.policy("titanic-survival")
-    assert policy is not None and [str(t) for t in policy.thresholds] == ["accuracy >= 0.78"]
+    assert policy is not None and [str(t) for t in policy.thresholds] == ["test_accuracy >= 0.78"]
+    # the seed's metadata.json has no training_data: the smoke test's sample comes from here
+    assert policy.sample_table == "mlsys_dev.titanic"
 
 
 def test_missing_config_file(tmp_path):
@@ -66,7 +69,39 @@ F = [{"name": "Age", "dtype": "float64"}, {"name": "Sex", "dtype": "object"}]
         ([*F, {"name": "Cabin", "dtype": "object"}], ["new feature Cabin (object)"], []),
         ([{"name": "Age", "dtype": "int64"}, F[1]], [], ["Age: float64 -> int64 (same kind)"]),
         ([F[0], {"name": "Sex", "dtype": "float64"}], ["Sex: object -> float64"], []),
+        # the seed's names-only features: compared by name, the kind cannot be checked
+        (
+            [{"name": "Age"}, {"name": "Sex"}],
+            [],
+            [
+                "Age: float64 -> ? (dtype unknown: not compared)",
+                "Sex: object -> ? (dtype unknown: not compared)",
+            ],
+        ),
+        ([*F, {"name": "Cabin"}], ["new feature Cabin (dtype unknown)"], []),
     ],
 )
 def test_feature_compatibility(candidate, problems, notes):
     assert compare_features(candidate, F) == (problems, notes)
+
+
+@pytest.mark.parametrize(
+    "sample, from_env, expected",
+    [
+        # the shipped sample names dev's registry dataset: read in dev's project from any source
+        ("mlsys_dev.titanic", "dev", "proj-dev.mlsys_dev.titanic"),
+        ("mlsys_dev.titanic", "staging", "proj-dev.mlsys_dev.titanic"),
+        ("samples.titanic", "staging", "proj-staging.samples.titanic"),
+        ("other-proj.mlsys_dev.titanic", "staging", "other-proj.mlsys_dev.titanic"),
+    ],
+)
+def test_smoke_sample_tables_resolve_in_the_project_of_their_environment(
+    sample, from_env, expected
+):
+    settings = Settings(
+        _env_file=None,
+        GCP_PROJECT_ID_DEV="proj-dev",
+        GCP_PROJECT_ID_STAGING="proj-staging",
+        GCP_PROJECT_ID_PROD="proj-prod",
+    )
+    assert str(sample_table_ref(sample, from_env, settings)) == expected

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mlsys.errors import ArtifactPathError, InvalidVersion, MetadataError
@@ -85,10 +87,57 @@ def test_metadata_keeps_unknown_keys():
         (b"[1, 2]", "must be a JSON object"),
         (b'{"tags": "a,b"}', "tags"),
         (b'{"metrics": {"auc": "high"}}', "metrics.auc"),
-        (b'{"features": [{"name": "x"}]}', "features.0.dtype"),
+        (b'{"features": [{"dtype": "int64"}]}', "features.0.name"),
+        (b'{"features": [3]}', "features.0"),
+        (b'{"features": "a,b"}', "features"),
         (b"\xff\xfe", "not valid JSON"),
     ],
 )
 def test_bad_metadata_says_what_is_wrong(raw, reason):
     with pytest.raises(MetadataError, match=reason):
         parse_metadata(raw)
+
+
+SEED_METADATA = {  # what the seed's notebook writes (tests/seed/titanic-survival-example.ipynb)
+    "model_name": "titanic-survival",
+    "model_version": "v2",
+    "model_type": "RandomForestClassifier",
+    "training_date": "2026-01-05T10:00:00+00:00",
+    "features": ["Pclass", "Sex", "Age", "SibSp", "Parch", "Fare"],
+    "target": "Survived",
+    "training_samples": 712,
+    "test_samples": 179,
+    "test_accuracy": 0.8212,
+    "test_roc_auc": 0.8456,
+    "hyperparameters": {"n_estimators": 100, "max_depth": 10},
+    "gcs_path": "gs://mlsys-models-dev/titanic-survival/v2/",
+}
+
+
+def test_seed_metadata_is_normalised_and_keeps_its_keys():
+    meta = parse_metadata(json.dumps(SEED_METADATA))
+    assert [(f.name, f.dtype) for f in meta.features or []] == [
+        (name, None) for name in SEED_METADATA["features"]
+    ]
+    assert meta.metrics == {"test_accuracy": 0.8212, "test_roc_auc": 0.8456}  # not the counts
+    assert meta.params == SEED_METADATA["hyperparameters"]
+    assert meta.target == "Survived"
+    kept = {k: v for k, v in SEED_METADATA.items() if k not in ("features", "target")}
+    assert meta.model_extra == kept
+
+
+@pytest.mark.parametrize(
+    "body, metrics",
+    [
+        ({"cv_accuracy": 0.8, "train_rows": 10, "training_samples": 3}, {"cv_accuracy": 0.8}),
+        ({"holdout_f1": 1, "accuracy": 0.9, "test_flag": True}, {"holdout_f1": 1.0}),
+        ({"test_accuracy": "0.8"}, {}),  # not a number: kept, not a metric
+        # an explicit metrics object wins over a top-level key of the same name
+        (
+            {"metrics": {"test_accuracy": 0.7}, "test_accuracy": 0.9, "test_auc": 0.6},
+            {"test_accuracy": 0.7, "test_auc": 0.6},
+        ),
+    ],
+)
+def test_top_level_metrics_are_split_prefixed_numbers(body, metrics):
+    assert parse_metadata(json.dumps(body)).metrics == metrics

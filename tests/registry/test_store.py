@@ -198,3 +198,55 @@ def test_metadata_newest_generation_still_wins(store, unique):
     store.append([ev(name, 1, kind="metadata", description="old", generation=3)])
     (row,) = store.current(model_name=name)
     assert (row["description"], row["metadata_generation"]) == ("new", 9)
+
+
+def refused(obj: str, reason: str, generation: int = 1) -> RegistryEvent:
+    tick = dt.datetime(2026, 1, 1, tzinfo=dt.UTC) + dt.timedelta(milliseconds=next(_clock))
+    return RegistryEvent(
+        event_id=event_key(BUCKET, obj, generation, "finalized"),
+        event_type="finalized",
+        status="rejected",
+        registered_at=tick,
+        gcs_bucket=BUCKET,
+        object_name=obj,
+        generation=generation,
+        reject_reason=reason,
+        environment="dev",
+    )
+
+
+def test_rejections_by_object_prefix_ignoring_case_newest_first(store, unique):
+    wrong_file = refused(f"iris{unique}/v1/model.pickle", "unknown file")
+    wrong_name = refused(f"Iris{unique}/v1/model.pkl", "invalid model name")
+    other = refused(f"iris{unique}/v2/model.pickle", "unknown file")
+    store.append([wrong_file, wrong_name, other, wrong_name])  # a duplicate delivery too
+    store.append([ev(f"iris{unique}", 3)])  # registered: never a rejection
+    found = store.rejections(object_prefix=f"iris{unique}/v1/")
+    assert [e.object_name for e in found] == [wrong_name.object_name, wrong_file.object_name]
+    assert found[0].reject_reason == "invalid model name"
+    everything = store.rejections(search=f"IRIS{unique}")
+    assert [e.object_name for e in everything] == [
+        other.object_name,
+        wrong_name.object_name,
+        wrong_file.object_name,
+    ]
+    assert len(store.rejections(search=f"iris{unique}", limit=1)) == 1
+    assert store.current(model_name=f"iris{unique}")[0]["model_version"] == 3
+
+
+def test_a_version_with_the_bytes_of_a_lower_registered_version_is_flagged(store, unique):
+    name = f"same-{unique}"
+
+    def upload(version: int, sha: str, generation: int) -> RegistryEvent:
+        event = ev(name, version, generation=generation)
+        event.sha256 = sha
+        return event
+
+    store.append([upload(1, "aaa", 1), upload(2, "aaa", 2), upload(3, "bbb", 3)])
+    store.append([upload(4, "aaa", 4), upload(5, "bbb", 5)])
+    flags = {r["model_version"]: r["duplicate_of"] for r in store.current(model_name=name)}
+    assert flags == {1: None, 2: "v1", 3: None, 4: "v1", 5: "v3"}
+    # a deleted version is no longer one to duplicate: the lowest registered one counts
+    store.append([ev(name, 1, "deleted", generation=1)])
+    flags = {r["model_version"]: r["duplicate_of"] for r in store.current(model_name=name)}
+    assert flags == {1: None, 2: None, 3: None, 4: "v2", 5: "v3"}

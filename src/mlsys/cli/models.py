@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
+from rich.table import Column, Table
 
 from mlsys.cli import console
 from mlsys.settings import get_settings
+
+if TYPE_CHECKING:  # imported where used: `mlsys --help` stays light
+    from mlsys.promote.lifecycle import ModelVersionState
+    from mlsys.registry import ModelSummary, ModelVersion
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
 registry_app = typer.Typer(help="Maintain the model registry.", no_args_is_help=True)
@@ -24,18 +29,28 @@ def _env(env: str | None) -> str:
 @app.command("list")
 def list_(
     env: EnvOption = None,
-    search: Annotated[str | None, typer.Option(help="Text in the name or description")] = None,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Text in the name or description (--rejected: in the object name)"),
+    ] = None,
     tag: Annotated[
         list[str] | None, typer.Option(help="Only models with this tag (repeat)")
     ] = None,
     limit: int = 50,
     page_token: str | None = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    rejected: Annotated[
+        bool,
+        typer.Option("--rejected", help="List the uploads the registry refused, and why"),
+    ] = False,
 ) -> None:
-    """List the models of an environment with their latest version."""
+    """List the models of an environment with their latest version (or its rejected uploads)."""
     from mlsys.registry import list_models
 
     env = _env(env)
+    if rejected:
+        _print_rejections(env, search=search, limit=limit, as_json=as_json)
+        return
     page = list_models(env, search=search, tags=tag, limit=limit, page_token=page_token)
     if as_json:
         console.print_json(page.model_dump_json())
@@ -53,8 +68,40 @@ def list_(
             ", ".join(f"{k}={v:g}" for k, v in m.metrics.items()),
         )
     console.print(table)
+    _warn_duplicates(page.models)
     if page.next_page_token:
         console.print(f"more: --page-token {page.next_page_token}")
+
+
+def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool) -> None:
+    from mlsys.registry import list_rejections
+
+    found = list_rejections(env, search=search, limit=limit)
+    if as_json:
+        console.print_json(json.dumps([r.model_dump(mode="json") for r in found]))
+        return
+    bucket = get_settings().bucket_for(env)
+    # Object names and reasons wrap, never cut: they are what the reader came for.
+    table = Table(
+        Column("rejected at", no_wrap=True),
+        Column("object", overflow="fold", ratio=2),
+        Column("reason", overflow="fold", ratio=3),
+        Column("by", overflow="fold", ratio=1),
+        title=f"rejected uploads in {env} (gs://{bucket})",
+        expand=True,
+    )
+    for r in found:
+        where = r.object_name if r.gcs_bucket == bucket else r.uri
+        table.add_row(
+            f"{r.rejected_at:%Y-%m-%d %H:%M}",
+            where or "",
+            r.reason,
+            r.uploader or "",
+            end_section=True,
+        )
+    console.print(table)
+    if not found:
+        console.print(f"no rejected uploads in {env}")
 
 
 @app.command()
@@ -65,16 +112,21 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
     """Show a model's versions, or one version in full."""
+    from mlsys.promote.lifecycle import with_state
     from mlsys.registry import get_version, list_versions
 
     env = _env(env)
     if version is not None:
-        mv = get_version(env, name, version)
-        console.print_json(mv.model_dump_json()) if as_json else console.print(
-            _version_text(mv.model_dump(mode="json"))
-        )
+        (mv,) = with_state(env, [get_version(env, name, version)])
+        if as_json:
+            console.print_json(mv.model_dump_json())
+            return
+        data = mv.model_dump(mode="json")
+        data["status"] = _status(mv)
+        console.print(_version_text(data))
+        _warn_duplicates([mv])
         return
-    versions = list_versions(env, name)
+    versions = with_state(env, list_versions(env, name))
     if as_json:
         console.print_json(json.dumps([v.model_dump(mode="json") for v in versions]))
         return
@@ -92,7 +144,7 @@ def show(
     for v in versions:
         table.add_row(
             v.version_label,
-            v.status,
+            _status(v),
             v.artifact_format or "",
             f"{v.file_size_bytes or 0:,}",
             (v.sha256 or "")[:12],
@@ -101,10 +153,28 @@ def show(
             ", ".join(f"{k}={x:g}" for k, x in v.metrics.items()),
         )
     console.print(table)
+    _warn_duplicates(versions)
 
 
 def _version_text(data: dict[str, object]) -> str:
-    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in data.items() if v not in (None, [], {}))
+    shown = {k: v for k, v in data.items() if v not in (None, [], {}) and v is not False}
+    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in shown.items())
+
+
+def _status(v: ModelVersionState) -> str:
+    """``archived`` for a registered version retired with ``mlsys archive`` in this env."""
+    return "[yellow]archived[/]" if v.archived and v.status == "registered" else v.status
+
+
+def _warn_duplicates(versions: Sequence[ModelVersion | ModelSummary]) -> None:
+    """A line per version (or model's latest version) whose bytes repeat a lower version's."""
+    for v in versions:
+        if v.duplicate_of:
+            label = getattr(v, "version_label", None) or getattr(v, "latest_version_label", "")
+            console.print(
+                f"[yellow]warning[/]: {v.model_name} {label} has the same bytes (sha256) as "
+                f"{v.duplicate_of}: a re-upload, not a new model"
+            )
 
 
 @registry_app.command()
@@ -126,6 +196,20 @@ def sync(env: EnvOption = None) -> None:
     )
     for name in report.rejected:
         console.print(f"  [yellow]rejected[/] {name}")
+    _hint_rejections(env, report.bucket)
+
+
+def _hint_rejections(env: str, bucket: str) -> None:
+    """A sync appends only what events missed: point at uploads refused earlier."""
+    from mlsys.registry import list_rejections
+    from mlsys.registry.rejections import MAX_REJECTIONS
+
+    earlier = [r for r in list_rejections(env, limit=MAX_REJECTIONS) if r.gcs_bucket == bucket]
+    if earlier:
+        console.print(
+            f"[yellow]{len(earlier)} upload(s) to {bucket} were rejected (newest: "
+            f"{earlier[0].object_name}): `mlsys models list --rejected --env {env}` says why[/]"
+        )
 
 
 @app.command()

@@ -39,6 +39,9 @@ def predict(
         str, typer.Option(help="local (this process) or cloud-run-job (sharded tasks)")
     ] = "local",
     tasks: Annotated[int, typer.Option(help="tasks of the cloud-run-job engine", min=1)] = 1,
+    allow_archived: Annotated[
+        bool, typer.Option("--allow-archived", help="predict with an archived version anyway")
+    ] = False,
 ) -> None:
     """Predict every row of --input with a registered model into --output (streamed)."""
     request: dict[str, Any] = {
@@ -50,6 +53,7 @@ def predict(
         "id_columns": id_columns or None,
         "write_disposition": write_disposition.lower().removeprefix("write_"),
         "job_id": job_id,
+        "allow_archived": allow_archived,
     }
     if engine == "cloud-run-job":
         from mlsys.jobs import launch

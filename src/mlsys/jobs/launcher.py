@@ -75,6 +75,7 @@ def plan_job(
     job_id: str | None = None,
     shard_key: str | None = None,
     chunk_rows: int | None = None,
+    allow_archived: bool = False,
 ) -> ShardPlan:
     """Validate a sharded prediction and record its plan (the same plan for a retried id)."""
     check_env(env)
@@ -96,7 +97,7 @@ def plan_job(
     existing = _existing_plan(env, job_id, input_ref, output_ref, model_name)
     if existing is not None:
         return existing
-    model = resolve_model(env, model_name, model_version)
+    model = resolve_model(env, model_name, model_version, allow_archived=allow_archived)
     schema, num_rows = _input_schema(input_ref, env)
     features = plan_features(model.model, model.metadata)
     check_input(schema, features)

@@ -169,7 +169,8 @@ def _predict_shard(plan: ShardPlan, index: int) -> int:
     input_ref = parse_table_id(plan.input_table, default_project=project)
     output_ref = parse_table_id(plan.output_table, default_project=project)
     chunk_rows = plan.chunk_rows or settings.predict_chunk_rows
-    model = resolve_model(plan.env, plan.model_name, plan.model_version)
+    # The launch refused an archived version unless allowed: the tasks run what it accepted.
+    model = resolve_model(plan.env, plan.model_name, plan.model_version, allow_archived=True)
     features = plan_features(model.model, model.metadata)
     source = ShardSource(
         input_ref,

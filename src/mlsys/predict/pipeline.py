@@ -60,11 +60,17 @@ class PreparedJob:
     reused: bool = False  # the job id already published: nothing to do
 
 
-def resolve_model(env: str, model_name: str, model_version: str | int) -> ResolvedModel:
-    """The registry's version, loaded from the env's bucket after verifying its bytes."""
+def resolve_model(
+    env: str, model_name: str, model_version: str | int, *, allow_archived: bool = False
+) -> ResolvedModel:
+    """The registry's version, loaded from the env's bucket after verifying its bytes; an
+    archived version is refused (:class:`~mlsys.errors.VersionArchived`) unless allowed."""
+    from mlsys.promote.lifecycle import check_not_archived
     from mlsys.registry import get_version
 
     mv = get_version(env, model_name, model_version)
+    if not allow_archived:
+        check_not_archived(env, mv)
     loaded = load_model(ArtifactRef.from_version(mv), allowed_bucket=get_settings().bucket_for(env))
     metadata = mv.metadata or ({"features": mv.features} if mv.features else None)
     return ResolvedModel(loaded.model, mv.model_name, mv.model_version, metadata, mv.artifact_uri)
@@ -82,6 +88,7 @@ def prepare_prediction(
     job_id: str | None = None,
     store: JobStore | None = None,
     chunk_rows: int | None = None,
+    allow_archived: bool = False,
 ) -> PreparedJob:
     """Validate the request and load what the job needs; user errors surface here."""
     check_env(env)
@@ -114,7 +121,7 @@ def prepare_prediction(
         done = _previous_run(store, record)
         if done is not None:
             return PreparedJob(record=done, store=store, reused=True)
-    model = resolve_model(env, model_name, model_version)
+    model = resolve_model(env, model_name, model_version, allow_archived=allow_archived)
     record.model_version = model.version
     source = BigQueryReadSource(
         source_ref, chunk_rows=chunk_rows or settings.predict_chunk_rows, env=env

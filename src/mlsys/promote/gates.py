@@ -10,12 +10,15 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from mlsys.errors import MlsysError, ModelNotFound, VersionNotFound
 from mlsys.promote.config import ModelPolicy, PromotionConfig
 from mlsys.registry import ModelVersion, get_version
-from mlsys.settings import get_settings
+from mlsys.settings import ENVIRONMENTS, Settings, get_settings
+
+if TYPE_CHECKING:
+    from mlsys.identifiers import TableRef
 
 log = logging.getLogger("mlsys.promote")
 
@@ -112,7 +115,7 @@ def gate_registered(c: Candidate) -> GateResult:
 
 
 def gate_metadata(c: Candidate) -> GateResult:
-    """metadata.json is present, valid, and lists the features."""
+    """metadata.json is present, valid, and lists the features (names, with dtypes or not)."""
     mv = c.mv
     if mv.metadata_error:
         return GateResult("metadata", "fail", f"metadata.json is invalid: {mv.metadata_error}")
@@ -121,13 +124,18 @@ def gate_metadata(c: Candidate) -> GateResult:
             "metadata", "fail", f"no metadata.json registered beside {mv.object_name}"
         )
     if not mv.features:
-        return GateResult("metadata", "fail", "metadata.json has no 'features' (name, dtype)")
+        return GateResult(
+            "metadata",
+            "fail",
+            "metadata.json has no 'features' (column names, or {name, dtype} objects)",
+        )
     metrics = ", ".join(f"{k}={v:g}" for k, v in mv.metrics.items()) or "none"
+    untyped = sum(1 for f in mv.features if not f.get("dtype"))
     return GateResult(
         "metadata",
         "pass",
-        f"{len(mv.features)} features, target {mv.metadata.get('target') or '?'}, "
-        f"metrics {metrics}",
+        f"{len(mv.features)} features{f' ({untyped} without dtype)' if untyped else ''}, "
+        f"target {mv.metadata.get('target') or '?'}, metrics {metrics}",
     )
 
 
@@ -139,7 +147,7 @@ def gate_metrics(c: Candidate) -> GateResult:
             "metrics",
             "fail",
             f"no thresholds for {c.model_name!r} in {c.config.source}: add e.g. "
-            f"'{c.model_name}: {{metrics: {{accuracy: \">= 0.8\"}}}}'",
+            f"'{c.model_name}: {{metrics: {{test_accuracy: \">= 0.8\"}}}}'",
         )
     parts, ok = [], True
     for threshold in policy.thresholds:
@@ -184,8 +192,6 @@ def gate_smoke(c: Candidate) -> GateResult:
     plan, input checks, scorer and output rows as a prediction job): a promotion writes nothing
     in the source environment, where the promoter may only read.
     """
-    from mlsys.identifiers import parse_table_id
-
     policy = c.policy or ModelPolicy()
     sample = policy.sample_table or (c.mv.metadata or {}).get("training_data")
     if not sample:
@@ -195,9 +201,8 @@ def gate_smoke(c: Candidate) -> GateResult:
             f"no sample table: set {c.model_name}.sample_table in {c.config.source} or "
             "training_data in metadata.json",
         )
-    settings = get_settings()
     try:
-        source = parse_table_id(str(sample), default_project=settings.project_for(c.from_env))
+        source = sample_table_ref(str(sample), c.from_env, get_settings())
     except MlsysError as exc:
         return GateResult("smoke", "fail", f"sample table {sample!r}: {exc.message}")
     try:
@@ -214,6 +219,17 @@ def gate_smoke(c: Candidate) -> GateResult:
         f"predicted {written} rows of {source} with v{c.version} through the prediction "
         "pipeline (in memory)",
     )
+
+
+def sample_table_ref(sample: str, from_env: str, settings: Settings) -> TableRef:
+    """The smoke sample's table: ``dataset.table`` naming an environment's registry dataset
+    (``mlsys_dev.titanic``, as promotion.yaml ships) is in that environment's project whatever
+    the promotion's source; any other ``dataset.table`` is in the source environment's."""
+    from mlsys.identifiers import parse_table_id
+
+    dataset = sample.split(".")[0] if sample.count(".") == 1 else None
+    owner = next((e for e in ENVIRONMENTS if settings.dataset_for(e) == dataset), from_env)
+    return parse_table_id(sample, default_project=settings.project_for(owner))
 
 
 def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
@@ -269,16 +285,20 @@ def compare_features(
     candidate: list[dict[str, str]], serving: list[dict[str, str]]
 ) -> tuple[list[str], list[str]]:
     """(problems, notes): a new feature or a change of kind breaks the input tables built for
-    the serving version; dropped features and width changes (int64 -> float64) do not."""
-    new = {f["name"]: f["dtype"] for f in candidate}
-    old = {f["name"]: f["dtype"] for f in serving}
-    problems = [f"new feature {n} ({new[n]})" for n in new if n not in old]
+    the serving version; dropped features and width changes (int64 -> float64) do not. A
+    feature listed without a dtype (the seed's names-only format) is checked by name only."""
+    new = {f["name"]: f.get("dtype") for f in candidate}
+    old = {f["name"]: f.get("dtype") for f in serving}
+    problems = [f"new feature {n} ({new[n] or 'dtype unknown'})" for n in new if n not in old]
     notes = [f"feature {n} no longer used" for n in old if n not in new]
     for name in new.keys() & old.keys():
-        if new[name] == old[name]:
+        before, after = old[name], new[name]
+        if before == after:
             continue
-        if dtype_family(new[name]) != dtype_family(old[name]):
-            problems.append(f"{name}: {old[name]} -> {new[name]}")
+        if before is None or after is None:
+            notes.append(f"{name}: {before or '?'} -> {after or '?'} (dtype unknown: not compared)")
+        elif dtype_family(after) != dtype_family(before):
+            problems.append(f"{name}: {before} -> {after}")
         else:
-            notes.append(f"{name}: {old[name]} -> {new[name]} (same kind)")
+            notes.append(f"{name}: {before} -> {after} (same kind)")
     return sorted(problems), sorted(notes)

@@ -11,14 +11,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass, field
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
 from mlsys import audit
-from mlsys.errors import ModelNotFound, VersionInUse, VersionNotFound
-from mlsys.registry import list_versions
+from mlsys.errors import ModelNotFound, VersionArchived, VersionInUse, VersionNotFound
+from mlsys.registry import ModelVersion, list_versions
 from mlsys.registry.aliases import CHAMPION, current_aliases
 from mlsys.registry.contract import check_model_name, parse_version
 from mlsys.registry.records import STATUS_REGISTERED
@@ -34,7 +35,8 @@ class VersionStage(BaseModel):
     version_label: str
     stage: Stage
     environments: dict[str, str] = Field(
-        default_factory=dict, description="env -> registry status (registered, deleted)"
+        default_factory=dict,
+        description="env -> registered, deleted, or archived (registered, then `mlsys archive`)",
     )
     aliases: list[str] = Field(default_factory=list, description="env:alias, e.g. prod:champion")
     archived_in: list[str] = Field(default_factory=list)
@@ -54,10 +56,61 @@ class ArchiveResult:
         return bool(self.archived)
 
 
+class ModelVersionState(ModelVersion):
+    """A registry row with its state in that environment: archived or not (audit trail)."""
+
+    archived: bool = Field(False, description="retired with `mlsys archive` in this env")
+    archived_at: dt.datetime | None = None
+    archived_by: str | None = None
+
+
+def archive_entries(env: str, model_name: str) -> dict[int, audit.AuditEntry]:
+    """The (first) ``archive`` audit row of each version archived in ``env``."""
+    marks: dict[int, audit.AuditEntry] = {}
+    for entry in audit.history(model_name, env=env, actions=("archive",)):
+        if entry.model_version is not None:
+            marks.setdefault(entry.model_version, entry)
+    return marks
+
+
 def archived_versions(env: str, model_name: str) -> set[int]:
     """Versions archived with ``mlsys archive`` in ``env``."""
-    entries = audit.history(model_name, env=env, actions=("archive",))
-    return {e.model_version for e in entries if e.model_version is not None}
+    return set(archive_entries(env, model_name))
+
+
+def with_state(env: str, versions: list[ModelVersion]) -> list[ModelVersionState]:
+    """The versions (of one model, in ``env``) with their archived state: what ``mlsys models
+    show`` and ``GET /models/{name}/versions[/{version}]`` display."""
+    if not versions:
+        return []
+    marks = archive_entries(env, versions[0].model_name)
+    states = []
+    for v in versions:
+        mark = marks.get(v.model_version)
+        states.append(
+            ModelVersionState(
+                **v.model_dump(),
+                archived=mark is not None,
+                archived_at=mark.created_at if mark else None,
+                archived_by=mark.actor if mark else None,
+            )
+        )
+    return states
+
+
+def check_not_archived(env: str, version: ModelVersion) -> None:
+    """Raise :class:`VersionArchived` (409) if ``version`` was archived in ``env``: a retired
+    version never predicts by accident (``allow_archived`` skips this check)."""
+    mark = archive_entries(env, version.model_name).get(version.model_version)
+    if mark is None:
+        return
+    raise VersionArchived(
+        f"{version.version_label} of {version.model_name!r} was archived in {env} "
+        f"({mark.created_at:%Y-%m-%d %H:%M} by {mark.actor or 'unknown'}): predict with a live "
+        "version, or pass allow_archived (`mlsys predict --allow-archived`, "
+        '`"allow_archived": true` in POST /predict) to use it anyway',
+        details={"model_name": version.model_name, "model_version": version.model_version},
+    )
 
 
 def version_stages(model_name: str) -> list[VersionStage]:
@@ -84,12 +137,20 @@ def version_stages(model_name: str) -> list[VersionStage]:
             model_version=version,
             version_label=f"v{version}",
             stage=_stage(envs, aliases.get(version, []), archived.get(version, [])),
-            environments=envs,
+            environments=_shown(envs, archived.get(version, [])),
             aliases=sorted(aliases.get(version, [])),
             archived_in=sorted(set(archived.get(version, []))),
         )
         for version, envs in sorted(statuses.items())
     ]
+
+
+def _shown(envs: dict[str, str], archived_in: list[str]) -> dict[str, str]:
+    """Each env's registry status, ``archived`` where the version was archived there."""
+    return {
+        e: "archived" if e in archived_in and status == STATUS_REGISTERED else status
+        for e, status in envs.items()
+    }
 
 
 def _stage(envs: dict[str, str], aliases: list[str], archived_in: list[str]) -> Stage:

@@ -11,6 +11,7 @@ from mlsys.registry.api import (
     wait_for_version,
 )
 from mlsys.registry.events import handle_cloudevent
+from mlsys.registry.rejections import Rejection, list_rejections
 from mlsys.registry.store import (
     BigQueryRegistryStore,
     InMemoryRegistryStore,
@@ -25,9 +26,11 @@ __all__ = [
     "ModelSummary",
     "ModelVersion",
     "RegistryStore",
+    "Rejection",
     "get_version",
     "handle_cloudevent",
     "list_models",
+    "list_rejections",
     "list_versions",
     "registry_store",
     "wait_for_version",

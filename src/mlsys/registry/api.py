@@ -45,6 +45,9 @@ class ModelVersion(BaseModel):
     features: list[dict[str, str]] | None = None
     metadata: dict[str, Any] | None = None
     metadata_error: str | None = None
+    duplicate_of: str | None = Field(
+        None, description="a lower registered version with the same bytes (sha256), e.g. v1"
+    )
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelVersion:
@@ -68,6 +71,7 @@ class ModelSummary(BaseModel):
     tags: list[str] = Field(default_factory=list)
     metrics: dict[str, float] = Field(default_factory=dict)
     updated_at: dt.datetime | None = None
+    duplicate_of: str | None = Field(None, description="the latest version repeats these bytes")
 
 
 class ModelPage(BaseModel):
@@ -177,6 +181,7 @@ def list_models(
                 tags=latest.tags,
                 metrics=latest.metrics,
                 updated_at=latest.registered_at,
+                duplicate_of=latest.duplicate_of,
             )
         )
     page = summaries[:limit]
@@ -192,12 +197,16 @@ def wait_for_version(
     timeout: float = 30.0,
     store: RegistryStore | None = None,
 ) -> ModelVersion:
-    """Poll until the function has registered ``version`` (e.g. right after an upload)."""
+    """Poll until the function has registered ``version`` (e.g. right after an upload); raise
+    :class:`~mlsys.errors.UploadRejected` with the reason as soon as the upload was refused."""
+    from mlsys.registry.rejections import check_not_rejected
+
     deadline = time.monotonic() + timeout
     while True:
         try:
             return get_version(env, model_name, version, store=store)
         except (ModelNotFound, VersionNotFound):
+            check_not_rejected(env, model_name, parse_version(version), store=store)
             if time.monotonic() > deadline:
                 raise
         time.sleep(0.1)

@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlsys.errors import ArtifactPathError, InvalidVersion, MetadataError
 
@@ -104,12 +104,27 @@ def parse_artifact_path(object_name: str) -> ArtifactPath:
 
 
 class Feature(BaseModel):
+    """A model input column; ``dtype`` is None when metadata.json lists names only."""
+
     name: str = Field(min_length=1)
-    dtype: str = Field(min_length=1)
+    dtype: str | None = Field(None, min_length=1)
+
+
+#: Top-level keys of the seed's metadata.json that are metrics: ``{split}_{metric}`` with a
+#: number (``test_accuracy``, ``cv_roc_auc``); counts such as ``test_samples`` are not.
+TOP_LEVEL_METRIC_RE = re.compile(
+    r"^(?:test|train|training|val|valid|validation|cv|holdout|oob)_[a-z0-9]+(?:_[a-z0-9]+)*$"
+)
+_COUNT_SUFFIXES = ("_samples", "_rows", "_size", "_count", "_records")
 
 
 class ModelMetadata(BaseModel):
-    """``metadata.json``: every field optional; unknown keys are kept."""
+    """``metadata.json``: every field optional; unknown keys are kept.
+
+    The seed's format is accepted and normalised: ``features`` as a list of column names (types
+    unknown), metrics as top-level keys (``test_accuracy``: collected into ``metrics``, which
+    wins on a clash) and ``hyperparameters`` (copied to ``params``); the original keys stay.
+    """
 
     model_config = ConfigDict(extra="allow")
 
@@ -122,6 +137,38 @@ class ModelMetadata(BaseModel):
     training_data: str | None = None
     created_by: str | None = None
     params: dict[str, Any] = Field(default_factory=dict)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _seed_format(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        metrics = data.get("metrics")
+        if metrics is None or isinstance(metrics, dict):
+            found = {k: v for k, v in data.items() if is_top_level_metric(k, v)}
+            if found:
+                data["metrics"] = {**found, **(metrics or {})}
+        if "params" not in data and isinstance(data.get("hyperparameters"), dict):
+            data["params"] = data["hyperparameters"]
+        return data
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _names_only(cls, value: Any) -> Any:
+        if isinstance(value, list):
+            return [{"name": item} if isinstance(item, str) else item for item in value]
+        return value
+
+
+def is_top_level_metric(key: str, value: Any) -> bool:
+    """Whether a top-level metadata.json key is a metric (``test_accuracy: 0.81``)."""
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and bool(TOP_LEVEL_METRIC_RE.match(key))
+        and not key.endswith(_COUNT_SUFFIXES)
+    )
 
 
 def parse_metadata(raw: bytes | str) -> ModelMetadata:

@@ -16,7 +16,13 @@ from google.api_core import exceptions as gexc
 
 from mlsys.audit import record_registration
 from mlsys.errors import ArtifactPathError, MetadataError
-from mlsys.registry.contract import ArtifactPath, parse_artifact_path, parse_metadata
+from mlsys.registry.contract import (
+    MODEL_NAME_RE,
+    VERSION_RE,
+    ArtifactPath,
+    parse_artifact_path,
+    parse_metadata,
+)
 from mlsys.registry.immutability import why_not_the_version
 from mlsys.registry.records import (
     EVENT_TYPES,
@@ -79,7 +85,44 @@ def handle_cloudevent(
         event.generation,
         f": {event.reject_reason}" if event.reject_reason else "",
     )
+    if event.status == STATUS_REGISTERED and event.object_kind == "model" and event.sha256:
+        _warn_if_duplicate(event)
     return event
+
+
+def _warn_if_duplicate(event: RegistryEvent) -> None:
+    """Warn when another version of the model holds the same bytes (same MD5 and size in GCS;
+    the registry view flags it by sha256 as ``duplicate_of``). One listing, no BigQuery query
+    per event; a failed listing loses only the warning, never the row."""
+    from mlsys.clients import storage_client
+
+    if not event.md5_hash:  # composite objects have no MD5: the view still flags them
+        return
+    same = []
+    try:
+        for blob in storage_client(event.environment).list_blobs(
+            event.gcs_bucket, prefix=f"{event.model_name}/v"
+        ):
+            if (blob.md5_hash, blob.size) != (event.md5_hash, event.file_size_bytes):
+                continue
+            try:
+                path = parse_artifact_path(blob.name)
+            except ArtifactPathError:
+                continue
+            if path.kind == "model" and path.version != event.model_version:
+                same.append(path.version)
+    except gexc.GoogleAPICallError as exc:
+        log.warning("could not check %s for duplicates: %s", event.object_name, exc)
+        return
+    if same:
+        log.warning(
+            "duplicate: %s %s has the same bytes (md5 %s, %s bytes) as %s of the same model",
+            event.model_name,
+            event.version_label,
+            event.md5_hash,
+            event.file_size_bytes,
+            ", ".join(f"v{v}" for v in sorted(same)),
+        )
 
 
 def build_event(
@@ -127,6 +170,7 @@ def build_event(
     try:
         path = parse_artifact_path(name)
     except ArtifactPathError as exc:
+        _name_the_version(event, name)
         return _reject(event, exc.message)
     event.object_kind = path.kind
     event.model_name = path.model_name
@@ -209,7 +253,8 @@ def _with_metadata(
     event.description = meta.description
     event.tags = list(meta.tags)
     event.metrics = to_json(meta.metrics)
-    event.features = to_json([f.model_dump() for f in meta.features]) if meta.features else None
+    if meta.features:  # names-only features (the seed's format) are stored without a dtype
+        event.features = to_json([f.model_dump(exclude_none=True) for f in meta.features])
     return event
 
 
@@ -219,6 +264,16 @@ def _sha256(blob: Any) -> str:
         while chunk := stream.read(HASH_CHUNK_BYTES):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _name_the_version(event: RegistryEvent, name: str) -> None:
+    """A rejected file in a valid ``{model}/v{N}/`` folder (``iris/v1/model.pickle``) still
+    names its model and version, so the audit trail and ``wait_for_version`` find it."""
+    parts = name.split("/")
+    match = VERSION_RE.match(parts[1]) if len(parts) == 3 else None
+    if match and MODEL_NAME_RE.match(parts[0]):
+        event.model_name, event.model_version = parts[0], int(match.group(1))
+        event.version_label = f"v{event.model_version}"
 
 
 def _reject(event: RegistryEvent, reason: str) -> RegistryEvent:

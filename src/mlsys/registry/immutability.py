@@ -82,7 +82,8 @@ def next_free_version(bucket: str, model_name: str) -> int:
     """The number after the highest ``vN`` folder of ``model_name`` in ``bucket``."""
     from mlsys.clients import storage_client
 
-    blobs = storage_client(get_settings().env_for_bucket(bucket)).list_blobs(bucket, prefix=f"{model_name}/v", delimiter="/")
+    client = storage_client(get_settings().env_for_bucket(bucket))
+    blobs = client.list_blobs(bucket, prefix=f"{model_name}/v", delimiter="/")
     numbers = [0]
     for page in blobs.pages:
         for prefix in page.prefixes:

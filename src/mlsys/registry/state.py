@@ -90,4 +90,20 @@ def current_rows(events: list[RegistryEvent]) -> list[dict[str, Any]]:
         row["tags"] = row["tags"] or []
         row["metadata_generation"] = meta.generation if live_meta and meta else None
         rows.append(row)
+    return flag_duplicates(rows)
+
+
+def flag_duplicates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Set ``duplicate_of`` (``vN``) on each version whose sha256 equals a lower registered
+    version of the same model (the view's ``duplicates`` CTE)."""
+    lowest: dict[tuple[str, str], int] = {}
+    for row in rows:
+        if row["status"] == STATUS_REGISTERED and row["sha256"]:
+            key = (row["model_name"], row["sha256"])
+            lowest[key] = min(lowest.get(key, row["model_version"]), row["model_version"])
+    for row in rows:
+        first = lowest.get((row["model_name"], row["sha256"])) if row["sha256"] else None
+        row["duplicate_of"] = (
+            f"v{first}" if first is not None and first < row["model_version"] else None
+        )
     return rows

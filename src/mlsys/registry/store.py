@@ -14,7 +14,7 @@ from typing import Any, Protocol
 from google.api_core import exceptions as gexc
 
 from mlsys.errors import BackendUnavailable
-from mlsys.registry.records import RegistryEvent
+from mlsys.registry.records import STATUS_REJECTED, RegistryEvent
 from mlsys.registry.state import current_rows
 from mlsys.settings import Settings, check_env, get_settings
 from mlsys.tables import append_rows, schema_fields, schema_text
@@ -39,6 +39,10 @@ class RegistryStore(Protocol):
     ) -> list[RegistryEvent]: ...
 
     def event_ids(self, bucket: str) -> set[str]: ...
+
+    def rejections(
+        self, *, object_prefix: str | None = None, search: str | None = None, limit: int = 50
+    ) -> list[RegistryEvent]: ...
 
     def current(
         self, *, model_name: str | None = None, version: int | None = None
@@ -125,6 +129,30 @@ class BigQueryRegistryStore:
         params = [bigquery.ScalarQueryParameter("bucket", "STRING", bucket)]
         return {r["event_id"] for r in self._query(sql, params)}
 
+    def rejections(
+        self, *, object_prefix: str | None = None, search: str | None = None, limit: int = 50
+    ) -> list[RegistryEvent]:
+        """Rejected object events, newest first; ``object_prefix`` and ``search`` (a substring)
+        match the object name ignoring case, so ``Iris/v1/model.pkl`` is found for ``iris/v1/``."""
+        from google.cloud import bigquery
+
+        where = ["status = @rejected"]
+        params: list[Any] = [
+            bigquery.ScalarQueryParameter("rejected", "STRING", STATUS_REJECTED),
+            bigquery.ScalarQueryParameter("limit", "INT64", limit),
+        ]
+        if object_prefix:
+            where.append("STARTS_WITH(LOWER(object_name), @prefix)")
+            params.append(bigquery.ScalarQueryParameter("prefix", "STRING", object_prefix.lower()))
+        if search:
+            where.append("STRPOS(LOWER(object_name), @search) > 0")
+            params.append(bigquery.ScalarQueryParameter("search", "STRING", search.lower()))
+        sql = (
+            f"SELECT * FROM `{self.table_id}` WHERE {' AND '.join(where)} "
+            "ORDER BY registered_at DESC LIMIT @limit"
+        )
+        return _first_of_each([RegistryEvent.from_row(r) for r in self._query(sql, params)])
+
     def current(
         self, *, model_name: str | None = None, version: int | None = None
     ) -> list[dict[str, Any]]:
@@ -182,6 +210,23 @@ class InMemoryRegistryStore:
         with self._lock:
             return {e.event_id for e in self._events if e.gcs_bucket == bucket}
 
+    def rejections(
+        self, *, object_prefix: str | None = None, search: str | None = None, limit: int = 50
+    ) -> list[RegistryEvent]:
+        with self._lock:
+            found = [
+                e
+                for e in self._events
+                if e.status == STATUS_REJECTED
+                and (
+                    not object_prefix
+                    or (e.object_name or "").lower().startswith(object_prefix.lower())
+                )
+                and (not search or search.lower() in (e.object_name or "").lower())
+            ]
+        found.sort(key=lambda e: e.registered_at, reverse=True)
+        return _first_of_each(found[:limit])
+
     def current(
         self, *, model_name: str | None = None, version: int | None = None
     ) -> list[dict[str, Any]]:
@@ -193,6 +238,14 @@ class InMemoryRegistryStore:
             if (model_name is None or r["model_name"] == model_name)
             and (version is None or r["model_version"] == version)
         ]
+
+
+def _first_of_each(events: list[RegistryEvent]) -> list[RegistryEvent]:
+    """Drop repeated rows of one event id (a redelivery the streaming API let through)."""
+    first: dict[str, RegistryEvent] = {}
+    for event in events:
+        first.setdefault(event.event_id, event)
+    return list(first.values())
 
 
 @functools.cache

@@ -7,7 +7,9 @@
 --     (lowest generation first if every one is gone), so a later upload never replaces it,
 --     whatever order the events arrived in; within a generation a delete outranks a metadata
 --     update, which outranks a finalize;
---  4. metadata.json is its newest generation, joined when that one is not deleted.
+--  4. metadata.json is its newest generation, joined when that one is not deleted;
+--  5. duplicate_of flags a version whose bytes (sha256) equal a lower registered version of the
+--     same model (the `duplicates` CTE; `mlsys.registry.state.flag_duplicates` in Python).
 WITH events AS (
   SELECT * EXCEPT (dup)
   FROM (
@@ -46,6 +48,17 @@ artifacts AS (
 ),
 meta AS (
   SELECT * FROM ranked WHERE object_kind = 'metadata' AND pos = 1 AND status = 'registered'
+),
+duplicates AS (
+  SELECT
+    a.model_name,
+    a.model_version,
+    CONCAT('v', CAST(MIN(o.model_version) AS STRING)) AS duplicate_of
+  FROM artifacts AS a
+  JOIN artifacts AS o
+    ON o.model_name = a.model_name AND o.sha256 = a.sha256 AND o.model_version < a.model_version
+  WHERE o.status = 'registered'
+  GROUP BY a.model_name, a.model_version
 )
 SELECT
   a.model_name,
@@ -72,7 +85,10 @@ SELECT
   m.metrics,
   m.features,
   m.metadata_error,
-  m.generation AS metadata_generation
+  m.generation AS metadata_generation,
+  d.duplicate_of
 FROM artifacts AS a
 LEFT JOIN meta AS m
   ON m.model_name = a.model_name AND m.model_version = a.model_version
+LEFT JOIN duplicates AS d
+  ON d.model_name = a.model_name AND d.model_version = a.model_version
