@@ -9,7 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from mlsys.errors import MlsysError
-from service.routes import health, history, jobs, models, predict
+from service.routes import health, history, jobs, models, online, predict
 
 log = logging.getLogger("mlsys.service")
 
@@ -18,13 +18,15 @@ def create_app() -> FastAPI:
     app = FastAPI(
         title="mlsys",
         version="0.1.0",
-        description="Batch predictions BigQuery -> BigQuery and the model registry.",
+        description="Batch predictions BigQuery -> BigQuery, online predictions and the model "
+        "registry.",
     )
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
     app.include_router(jobs.router)
     app.include_router(history.router)
+    app.include_router(online.router)  # online prediction (mlsys.online)
     _install_error_handlers(app)
     return app
 

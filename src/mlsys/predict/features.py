@@ -4,7 +4,7 @@ Arrow rows becomes the model's input (a float matrix, or a DataFrame of raw colu
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,13 @@ _TEXT_DTYPES = ("object", "str", "string", "category")
 
 @dataclass(frozen=True)
 class Feature:
-    """One model input column; ``kind`` is ``numeric``, ``text`` or None (anything)."""
+    """One model input column; ``kind`` is ``numeric``, ``text`` or None (anything).
+
+    ``dtype`` is the declared pandas/numpy dtype, when the metadata gives one."""
 
     name: str
     kind: str | None = None
+    dtype: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def plan_features(model: Any, metadata: Mapping[str, Any] | None) -> FeaturePlan
         )
     raw = _does_own_preprocessing(model)
     if not raw:  # a bare estimator: every feature is a number
-        features = tuple(Feature(f.name, f.kind or "numeric") for f in features)
+        features = tuple(Feature(f.name, f.kind or "numeric", f.dtype) for f in features)
     return FeaturePlan(features=features, as_frame=names_in is not None or raw)
 
 
@@ -128,7 +131,10 @@ def _feature_of(item: Any) -> Feature:
     if isinstance(item, str):
         return Feature(item)
     if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-        return Feature(item["name"], kind_of_dtype(item.get("dtype")))
+        dtype = item.get("dtype")
+        return Feature(
+            item["name"], kind_of_dtype(dtype), dtype if isinstance(dtype, str) else None
+        )
     raise SchemaMismatch(f"metadata feature {item!r}: expected a name or {{name, dtype}}")
 
 

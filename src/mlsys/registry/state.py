@@ -77,3 +77,15 @@ def current_rows(events: list[RegistryEvent]) -> list[dict[str, Any]]:
         row["metadata_generation"] = meta.generation if live_meta and meta else None
         rows.append(row)
     return rows
+
+
+def live_object(events: list[RegistryEvent]) -> RegistryEvent | None:
+    """The current event of ONE object (e.g. a version's export) by the same rule; None when
+    it was deleted, rejected or never hashed."""
+    newest: RegistryEvent | None = None
+    for event in dedupe(events):
+        if event.status != STATUS_REJECTED and (newest is None or _order(event) > _order(newest)):
+            newest = event
+    if newest is None or newest.status != STATUS_REGISTERED or not newest.sha256:
+        return None
+    return newest
