@@ -34,8 +34,9 @@ async def predict_online(
 ) -> Response:
     """Predict JSON instances now with ``vN``, ``N``, ``latest`` or an alias (``champion``).
 
-    Async on purpose: the body is read and checked on the event loop, the model runs in a
-    worker thread and requests that arrive meanwhile are scored together (docs/online.md)."""
+    Async on purpose: the body is read and checked on the event loop; the model runs in a
+    worker thread, where requests that arrive meanwhile are scored together, or on the loop
+    when this is the process's only request (docs/online.md)."""
     body = await _read_body(request, get_settings().online_max_body_bytes)
     answer = await online_server().apredict(env, name, version, body)
     return Response(

@@ -92,3 +92,23 @@ def test_a_cancelled_request_does_not_break_the_others():
 
     with ThreadPoolExecutor(1) as pool:
         assert asyncio.run(main(Batcher(model, max_rows=100, executor=pool))) == (1.0, 3.0)
+
+
+def test_the_only_request_of_the_process_is_scored_on_the_event_loop_if_the_model_is_idle():
+    model = Recorder(seconds=0.1)
+
+    async def main(batcher):
+        alone = await batcher.submit(rows(1, 1), inline=True)
+        loop_thread = threading.current_thread().name
+        busy = asyncio.ensure_future(batcher.submit(rows(1, 2)))  # a worker scores this one
+        await asyncio.sleep(0.02)
+        queued = await batcher.submit(rows(1, 3), inline=True)  # busy: queued, not inline
+        return alone, await busy, queued, loop_thread
+
+    with ThreadPoolExecutor(1, thread_name_prefix="scoring") as pool:
+        alone, busy, queued, loop_thread = asyncio.run(
+            main(Batcher(model, max_rows=9, executor=pool))
+        )
+    assert (alone, busy, queued) == (1.0, 2.0, 3.0)
+    assert loop_thread in model.threads and any(t.startswith("scoring") for t in model.threads)
+    assert model.calls == [[1], [1], [1]]

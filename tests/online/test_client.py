@@ -13,12 +13,14 @@ import mlsys
 from mlsys.errors import InvalidInstances, ModelNotFound, VersionNotFound
 from mlsys.online import client as online_client
 from mlsys.settings import Settings
+from tests.online.conftest import COLD_TIMEOUT_S
 
 
 def test_predicts_dicts_and_dataframes_like_the_model(stack, titanic_name, titanic_trained):
     frame = titanic_trained.rows.iloc[:30]  # NaN Age values travel as null
     expected = titanic_trained.model.predict_proba(frame)
-    from_frame = mlsys.predict_online(titanic_name, frame, version="v1")
+    # the first request of the session may meet a cold service process: a longer timeout
+    from_frame = mlsys.predict_online(titanic_name, frame, version="v1", timeout=COLD_TIMEOUT_S)
     from_dicts = mlsys.predict_online(titanic_name, frame.to_dict("records"), version="latest")
     for answer in (from_frame, from_dicts):
         assert answer.model_version == 1 and answer.classes == [0, 1]

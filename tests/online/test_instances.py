@@ -4,12 +4,22 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
+from sklearn.linear_model import LinearRegression
 
 from mlsys.errors import InvalidBody, InvalidInstances, TooManyInstances
 from mlsys.examples import titanic
 from mlsys.online.instances import check_instances, parse_body
-from mlsys.predict.features import Feature, FeaturePlan
+from mlsys.predict.features import (
+    Feature,
+    FeaturePlan,
+    columns_input,
+    model_input,
+    plan_features,
+)
 
 PLAN = FeaturePlan(
     features=(
@@ -49,14 +59,29 @@ def test_nan_from_a_python_client_is_a_missing_value():
     assert check_instances(raw, PLAN, refuse_extra=False).columns["Age"] == [None]
 
 
-def test_the_batch_has_the_types_the_batch_path_reads():
-    batch = check({"instances": [ROW]}).to_batch(PLAN)
-    assert [str(t) for t in batch.schema.types] == [
-        "double",
-        "double",
-        "string",
-        "double",
-        "string",
+def test_the_model_input_follows_the_batch_paths_rules():
+    x = columns_input(check({"instances": [ROW, {**ROW, "Age": None, "Sex": None}]}).columns, PLAN)
+    assert list(x.columns) == PLAN.names
+    assert [str(t) for t in x.dtypes][:2] == ["float64", "float64"]
+    assert str(x.dtypes["Sex"]) == str(x.dtypes["anything"])  # pandas' text dtype, as in batch
+    assert np.isnan(x["Age"][1]) and pd.isna(x["Sex"][1])  # NaN: what imputers see as missing
+
+
+def test_online_and_batch_inputs_give_the_model_the_same_answers():
+    df = titanic.load_csv()
+    train, test = titanic.split(df)
+    model = titanic.build_pipeline().fit(train[titanic.FEATURES], train[titanic.TARGET])
+    plan = plan_features(model, {"features": titanic.feature_schema(df)})
+    frame = test[titanic.FEATURES]  # NULL Age and Embarked included
+    body = {"instances": frame.astype(object).where(frame.notna(), None).to_dict("records")}
+    raw = parse_body(json.dumps(body).encode(), max_instances=1000)
+    online = columns_input(check_instances(raw, plan, refuse_extra=False).columns, plan)
+    batch = model_input(pa.RecordBatch.from_pandas(frame, preserve_index=False), plan)
+    np.testing.assert_array_equal(model.predict_proba(online), model.predict_proba(batch))
+    matrix_plan = plan_features(LinearRegression(), {"features": ["a", "b"]})
+    assert columns_input({"a": [1.0, None], "b": [2.0, 3.0]}, matrix_plan).tolist() == [
+        [1.0, 2.0],
+        [pytest.approx(np.nan, nan_ok=True), 3.0],
     ]
 
 
@@ -148,8 +173,6 @@ def test_infinity_is_not_a_feature_value():
 
 
 def test_the_titanic_features_come_from_its_metadata():
-    from mlsys.predict.features import plan_features
-
     df = titanic.load_csv()
     plan = plan_features(titanic.build_pipeline(), {"features": titanic.feature_schema(df)})
     row = df[titanic.FEATURES].iloc[0].to_dict()

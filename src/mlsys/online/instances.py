@@ -17,8 +17,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-import pyarrow as pa
-
 from mlsys.errors import InvalidBody, InvalidInstances, TooManyInstances
 from mlsys.predict.features import Feature, FeaturePlan
 
@@ -45,14 +43,6 @@ class Instances:
 
     columns: dict[str, list[Any]]
     count: int
-
-    def to_batch(self, plan: FeaturePlan) -> pa.RecordBatch:
-        """An Arrow batch typed by the features, the input the batch path scores too."""
-        arrays = [
-            pa.array(self.columns[f.name], type=_arrow_type(f, self.columns[f.name]))
-            for f in plan.features
-        ]
-        return pa.RecordBatch.from_arrays(arrays, names=plan.names)
 
     @staticmethod
     def concat(parts: Sequence[Instances]) -> Instances:
@@ -252,11 +242,3 @@ def _json_type(value: Any) -> str:
     if isinstance(value, str):
         return "string"
     return "array" if isinstance(value, list) else "object"
-
-
-def _arrow_type(feature: Feature, values: list[Any]) -> pa.DataType | None:
-    if feature.kind == "numeric":
-        return pa.float64()
-    if feature.kind == "text":
-        return pa.string()
-    return None if any(v is not None for v in values) else pa.null()

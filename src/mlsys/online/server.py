@@ -95,6 +95,7 @@ class OnlineServer:
         )
         self.loads: Counter[tuple[str, str, int]] = Counter()  # per (env, model, version)
         self._loads_lock = threading.Lock()
+        self._in_flight = 0  # requests in apredict (the batching decides on it)
 
     # -- the two entry points -----------------------------------------------------------------
     def predict(self, env: str | None, model_name: str, version: str, body: bytes) -> Prediction:
@@ -111,16 +112,22 @@ class OnlineServer:
         self, env: str | None, model_name: str, version: str, body: bytes
     ) -> Prediction:
         """Score a JSON body with whatever else is queued for the model (the service)."""
-        raw = self._parse(body)
-        served = self._ready(env, model_name, version)
-        if served is None:  # resolve or load: blocking I/O, off the event loop
-            loop = asyncio.get_running_loop()
-            served = await loop.run_in_executor(
-                self._io, self.served_model, env, model_name, version
-            )
-        instances = self._check(raw, served.model)
-        answer: Prediction = await served.batcher.submit(instances)
-        return answer
+        self._in_flight += 1  # only ever changed on the event loop's thread
+        try:
+            raw = self._parse(body)
+            served = self._ready(env, model_name, version)
+            if served is None:  # resolve or load: blocking I/O, off the event loop
+                loop = asyncio.get_running_loop()
+                served = await loop.run_in_executor(
+                    self._io, self.served_model, env, model_name, version
+                )
+            instances = self._check(raw, served.model)
+            await asyncio.sleep(0)  # requests that arrived with this one get this far too
+            alone = self._in_flight == 1
+            answer: Prediction = await served.batcher.submit(instances, inline=alone)
+            return answer
+        finally:
+            self._in_flight -= 1
 
     # -- resolution and loading -----------------------------------------------------------------
     def served_model(self, env: str | None, model_name: str, version: str) -> _Served:

@@ -3,7 +3,7 @@ Arrow rows becomes the model's input (a float matrix, or a DataFrame of raw colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -114,11 +114,47 @@ def model_input(batch: pa.RecordBatch, plan: FeaturePlan) -> Any:
         import pandas as pd
 
         return pd.DataFrame(matrix, columns=plan.names, copy=False)
-    frame = batch.select(plan.names).to_pandas()
+    # One block per column: consolidating them costs more than the model's own call on small
+    # chunks (measured 1.0 -> 0.5 ms for one row, 2.7 -> 0.6 ms for 53k rows); same values.
+    frame = batch.select(plan.names).to_pandas(split_blocks=True)
     for name in plan.names:
         if frame[name].dtype == object:  # sklearn imputers see NaN as missing, not None
             frame[name] = frame[name].where(frame[name].notna(), np.nan)
     return frame
+
+
+def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> Any:
+    """The model's input from Python columns (online requests) by the rules of
+    :func:`model_input`: None becomes NaN, columns in model order, a float matrix for a bare
+    estimator. Built straight into numpy: for a few rows Arrow and ``to_pandas`` cost more than
+    a Pipeline's whole call."""
+    count = len(columns[plan.names[0]]) if plan.names else 0
+    if plan.numeric:
+        matrix = np.empty((count, len(plan.features)), dtype=np.float64)
+        for j, name in enumerate(plan.names):
+            matrix[:, j] = [np.nan if v is None else v for v in columns[name]]
+        if not plan.as_frame:
+            return matrix
+        import pandas as pd
+
+        return pd.DataFrame(matrix, columns=plan.names, copy=False)
+    import pandas as pd
+
+    data: dict[str, np.ndarray] = {}
+    for feature in plan.features:
+        values = columns[feature.name]
+        numbers = feature.kind == "numeric" or (
+            feature.kind is None and all(v is None or type(v) is float for v in values)
+        )
+        if numbers:
+            data[feature.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=np.float64
+            )
+        else:  # sklearn imputers see NaN as missing, not None
+            data[feature.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=object
+            )
+    return pd.DataFrame(data, copy=False)
 
 
 def default_id_columns(schema: pa.Schema, plan: FeaturePlan, reserved: Iterable[str]) -> list[str]:
