@@ -25,7 +25,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from google.api_core.exceptions import GoogleAPIError
+
 from mlsys.artifacts import ArtifactRef, load_model
+from mlsys.errors import BackendUnavailable
 from mlsys.online.batching import Batcher
 from mlsys.online.cache import LoadingCache
 from mlsys.online.instances import Instances, RawInstances, check_instances, parse_body
@@ -155,15 +158,25 @@ class OnlineServer:
 
     def _resolve(self, spec: tuple[str, str, str]) -> Resolved:
         env, model_name, version = spec
-        mv = get_version(env, model_name, version)
-        return Resolved(env, mv, _export_of(env, mv))
+        try:
+            mv = get_version(env, model_name, version)
+            return Resolved(env, mv, _export_of(env, mv))
+        except (GoogleAPIError, OSError) as exc:  # OSError: requests' connection errors
+            raise BackendUnavailable(
+                f"the registry of {env} could not be read ({type(exc).__name__}: {exc}); try again"
+            ) from exc
 
     def _load(self, resolved: Resolved) -> _Served:
         mv, settings = resolved.version, self.settings
         with self._loads_lock:
             self.loads[(resolved.env, mv.model_name, mv.model_version)] += 1
         bucket = settings.bucket_for(resolved.env)
-        loaded = load_model(ArtifactRef.from_version(mv), allowed_bucket=bucket)
+        try:
+            loaded = load_model(ArtifactRef.from_version(mv), allowed_bucket=bucket)
+        except (GoogleAPIError, OSError) as exc:
+            raise BackendUnavailable(
+                f"{mv.artifact_uri} could not be read ({type(exc).__name__}: {exc}); try again"
+            ) from exc
         metadata = mv.metadata or ({"features": mv.features} if mv.features else None)
         name = "onnx" if loaded.ref.format == "onnx" else "sklearn"
         primary = Runtime(name, loaded.model, metadata)
