@@ -96,6 +96,13 @@ class Client:
         self.conn = http.client.HTTPConnection(host, int(port), timeout=120)
 
     def post(self, path: str, body: bytes) -> tuple[int, bytes, str]:
+        try:
+            return self._post(path, body)
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            self.conn.close()  # uvicorn closes connections idle for 5 s: connect again
+            return self._post(path, body)
+
+    def _post(self, path: str, body: bytes) -> tuple[int, bytes, str]:
         self.conn.request("POST", path, body=body, headers={"content-type": "application/json"})
         response = self.conn.getresponse()
         data = response.read()
