@@ -156,6 +156,7 @@ def test_malformed_bodies_say_what_was_expected(body, error, expected):
         (True, "expected a number, found boolean true"),
         ([1], "expected a single value, found array"),
         ({"v": 1}, "expected a single value, found object"),
+        (10**400, "expected a finite number, found 1000000"),
     ],
 )
 def test_wrong_types_for_a_number(value, expected):
@@ -168,7 +169,7 @@ def test_infinity_is_not_a_feature_value():
         b'{"instances": [{"Pclass": Infinity, "Age": 1, "Sex": "m", "vip": true, "anything": 1}]}',
         max_instances=10,
     )
-    with pytest.raises(InvalidInstances, match="expected a finite number, found inf"):
+    with pytest.raises(InvalidInstances, match="expected a finite number, found Infinity"):
         check_instances(raw, PLAN, refuse_extra=False)
 
 
