@@ -132,6 +132,7 @@ def test_long_lists_of_problems_are_cut_in_the_message_but_kept_in_details():
     ("body", "error", "expected"),
     [
         (b"{not json", InvalidBody, "not JSON"),
+        (b"[" * 100_000 + b"]" * 100_000, InvalidBody, "nests too deep"),
         (b"[1, 2]", InvalidBody, "JSON array: expected"),
         (b'{"rows": []}', InvalidBody, "no 'instances' \\(keys: 'rows'\\)"),
         (b'{"instances": {"Age": 1}}', InvalidBody, "'instances' is a JSON object"),

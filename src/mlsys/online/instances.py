@@ -62,6 +62,8 @@ def parse_body(body: bytes, *, max_instances: int) -> RawInstances:
         data = json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise InvalidBody(f"the body is not JSON ({exc}): expected {_FORMS}") from None
+    except RecursionError:
+        raise InvalidBody(f"the body nests too deep: expected {_FORMS}") from None
     if not isinstance(data, dict):
         raise InvalidBody(f"the body is a JSON {_json_type(data)}: expected {_FORMS}")
     if "instances" in data:
