@@ -185,6 +185,47 @@ def latency(
     return {**times, "runtime": runtime}
 
 
+def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: int) -> str:
+    """Where the in-process time of a 1-row request goes, each step measured alone and all
+    alternating call by call."""
+    from mlsys.online.instances import check_instances, parse_body
+    from mlsys.online.server import online_server
+    from mlsys.predict.features import columns_input
+
+    rows = frame.iloc[:1].reset_index(drop=True)
+    body = json.dumps({"instances": rows_of(rows)}).encode()
+    path = f"/models/{name}/versions/v1:predict"
+    server = online_server()
+    served_model = server.served_model(None, name, "v1").model
+    raw = parse_body(body, max_instances=1000)
+    checked = check_instances(raw, served_model.plan, refuse_extra=False)
+    x = columns_input(checked.columns, served_model.plan)
+    steps = {
+        "bare `model.predict(DataFrame)`": lambda: model.predict(rows),
+        "`model.predict_proba` (labels and probabilities)": lambda: model.predict_proba(x),
+        "parse + check the JSON body": lambda: check_instances(
+            parse_body(body, max_instances=1000), served_model.plan, refuse_extra=False
+        ),
+        "build the model's input (`columns_input`)": lambda: columns_input(
+            checked.columns, served_model.plan
+        ),
+        "score + answer (`ServedModel.score_many`)": lambda: served_model.score_many([checked]),
+        "the whole library call (`OnlineServer.predict`)": lambda: server.predict(
+            None, name, "v1", body
+        ),
+        "the FastAPI app in-process (routing, route, response)": lambda: local.post(path, body),
+    }
+    times: dict[str, list[float]] = {key: [] for key in steps}
+    for _ in range(iterations):
+        for key, step in steps.items():
+            start = time.perf_counter()
+            step()
+            times[key].append(time.perf_counter() - start)
+    lines = ["| step (1 row, in-process) | p50 (ms) |", "|---|---:|"]
+    lines += [f"| {key} | {statistics.median(v) * ms:.3f} |" for key, v in times.items()]
+    return "\n".join(lines)
+
+
 # -- throughput -----------------------------------------------------------------------------------
 async def _one_client(host: str, port: int, request: bytes, deadline: float, out: list[float]):
     reader, writer = await asyncio.open_connection(host, port)
@@ -244,6 +285,7 @@ def run(url: str, args: argparse.Namespace) -> str:
     export(with_onnx, test)
 
     client, local = Client(url), InProcess()
+    steps = breakdown(local, plain, model, frame, args.iterations)
     lat = {
         (rows, name): latency(client, local, name, model, frame, n, args.iterations)
         for name in (plain, with_onnx)
@@ -256,7 +298,12 @@ def run(url: str, args: argparse.Namespace) -> str:
         for clients in levels:
             rounds[clients].append(throughput(url, plain, frame, clients, args.seconds))
     after = served(url, plain)
-    return report(lat, rounds, args, before, after, served(url, with_onnx))
+    return (
+        report(lat, rounds, args, before, after, served(url, with_onnx))
+        + "\n\nWhere the time of a 1-row request goes (in-process, each step alone, "
+        + "alternating):\n\n"
+        + steps
+    )
 
 
 def report(lat, rounds, args, before, after, onnx_status) -> str:  # type: ignore[no-untyped-def]
