@@ -81,7 +81,7 @@ def export(name: str, frame: Any) -> None:
     from mlsys.settings import get_settings
 
     settings = get_settings()
-    table = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}.bench_online"
+    table = f"{settings.dataset_ref('dev')}.bench_online"
     bq_put(frame, table, "WRITE_TRUNCATE")
     export_bqml("dev", name, 1, input_table=table)
     while live_object(registry_store("dev").events(object_name=export_path(name, 1))) is None:

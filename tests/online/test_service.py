@@ -64,7 +64,7 @@ def forest_name(stack, settings, forest):
     """The forest as v1 with its BigQuery ML export registered before any request."""
     name = f"online-forest-{uuid.uuid4().hex[:8]}"
     publish(forest.model, metadata=forest.metadata, name=name)
-    table = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}.online_forest_{name[-8:]}"
+    table = f"{settings.dataset_ref('dev')}.online_forest_{name[-8:]}"
     bq_put(forest.rows, table, "WRITE_TRUNCATE")
     export_bqml("dev", name, 1, input_table=table)
     wait_for_export(name, 1)
