@@ -9,7 +9,7 @@ from service.docs import install_docs
 from service.errors import install_error_handlers
 from service.middleware import RequestContext
 from service.openapi import install_openapi
-from service.routes import health, history, jobs, models, predict
+from service.routes import health, history, jobs, models, online, predict
 
 
 def create_app() -> FastAPI:
@@ -17,8 +17,9 @@ def create_app() -> FastAPI:
         title="mlsys",
         version="0.1.0",
         description=(
-            "Batch predictions BigQuery -> BigQuery and the model registry. Every error answers "
-            "`{error, message, request_id}`; the request id is also in `X-Request-Id`."
+            "Batch predictions BigQuery -> BigQuery, online predictions and the model registry. "
+            "Every error answers `{error, message, request_id}`; the request id is also in "
+            "`X-Request-Id`."
         ),
         docs_url=None,  # served by service.docs from local assets, not a CDN
         redoc_url=None,
@@ -28,6 +29,7 @@ def create_app() -> FastAPI:
     app.include_router(predict.router)
     app.include_router(jobs.router)
     app.include_router(history.router)
+    app.include_router(online.router)  # online prediction (mlsys.online)
     install_error_handlers(app)
     app.add_middleware(RequestContext)
     install_openapi(app)

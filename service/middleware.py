@@ -75,7 +75,8 @@ class RequestContext:
             await send(message)
 
         try:
-            if scope["method"] in _BODY_METHODS:
+            # Online prediction caps its own body (MLSYS_ONLINE_MAX_BODY_BYTES, 413 naming it).
+            if scope["method"] in _BODY_METHODS and not scope["path"].endswith(":predict"):
                 length = headers.get("content-length", "")
                 if length.isdigit() and int(length) > self.max_body_bytes:
                     exc = BodyTooLarge(self.max_body_bytes)

@@ -130,3 +130,23 @@ class JobResponse(BaseModel):
             updated_at=record.updated_at,
             finished_at=record.finished_at,
         )
+
+
+# -- online prediction (documents POST /models/{name}/versions/{version}:predict) ---------------
+class OnlineRequest(BaseModel):
+    """Rows as objects (``instances``), or column names once and rows as lists."""
+
+    instances: list[dict[str, Any]] | None = Field(
+        None, description="one object per row: {feature: value}; null for a missing value"
+    )
+    columns: list[str] | None = Field(None, description="feature names, with data")
+    data: list[list[Any]] | None = Field(None, description="rows, values in `columns` order")
+
+
+class OnlineResponse(BaseModel):
+    predictions: list[Any] = Field(..., description="one label or value per instance")
+    probabilities: list[list[float]] | None = Field(
+        None, description="classifiers: per instance, one probability per class of `classes`"
+    )
+    classes: list[Any] | None = Field(None, description="classifiers: the class labels")
+    model_version: int = Field(..., description="the version that answered (N)")

@@ -227,3 +227,23 @@ class VersionArchived(Conflict):
     """The version was archived (``mlsys archive``): predicting with it needs allow_archived."""
 
     code = "VERSION_ARCHIVED"
+
+
+# -- online prediction (mlsys.online) ----------------------------------------------------------
+class InvalidBody(InvalidInput):
+    """The body of an online prediction is not the JSON it should be."""
+
+    code = "INVALID_BODY"
+
+
+class InvalidInstances(Unprocessable):
+    """Instances that do not fit the version's features (each bad field named in ``details``)."""
+
+    code = "INVALID_INSTANCES"
+
+
+class TooManyInstances(MlsysError):
+    """More instances (or body bytes) in one online request than the service accepts."""
+
+    code = "TOO_MANY_INSTANCES"
+    http_status = 413

@@ -102,6 +102,16 @@ class Settings(BaseSettings):
         """``MLSYS_TRUSTED_MODULES`` as a tuple of module prefixes."""
         return tuple(p.strip() for p in self.trusted_modules.split(",") if p.strip())
 
+    # Online prediction (mlsys.online, POST /models/{name}/versions/{version}:predict).
+    online_max_instances: int = Field(1000, alias="MLSYS_ONLINE_MAX_INSTANCES", gt=0)
+    online_max_body_bytes: int = Field(10 * 1024 * 1024, alias="MLSYS_ONLINE_MAX_BODY_BYTES", gt=0)
+    online_extra_fields: Literal["ignore", "refuse"] = Field(
+        "ignore", alias="MLSYS_ONLINE_EXTRA_FIELDS"
+    )
+    online_cache_ttl_s: float = Field(30.0, alias="MLSYS_ONLINE_CACHE_TTL_S", gt=0)
+    online_onnx_trial_rows: int = Field(32, alias="MLSYS_ONLINE_ONNX_TRIAL_ROWS", ge=0)
+    online_onnx_tolerance: float = Field(1e-5, alias="MLSYS_ONLINE_ONNX_TOLERANCE", ge=0)
+
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod
     def _with_scheme(cls, value: str | None) -> str | None:

@@ -3,8 +3,8 @@ Arrow rows becomes the model's input (a float matrix, or a DataFrame of raw colu
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -18,10 +18,13 @@ _TEXT_DTYPES = ("object", "str", "string", "category")
 
 @dataclass(frozen=True)
 class Feature:
-    """One model input column; ``kind`` is ``numeric``, ``text`` or None (anything)."""
+    """One model input column; ``kind`` is ``numeric``, ``text`` or None (anything).
+
+    ``dtype`` is the declared pandas/numpy dtype, when the metadata gives one."""
 
     name: str
     kind: str | None = None
+    dtype: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -70,7 +73,7 @@ def plan_features(model: Any, metadata: Mapping[str, Any] | None) -> FeaturePlan
         )
     raw = _does_own_preprocessing(model)
     if not raw:  # a bare estimator: every feature is a number
-        features = tuple(Feature(f.name, f.kind or "numeric") for f in features)
+        features = tuple(Feature(f.name, f.kind or "numeric", f.dtype) for f in features)
     return FeaturePlan(features=features, as_frame=names_in is not None or raw)
 
 
@@ -111,11 +114,47 @@ def model_input(batch: pa.RecordBatch, plan: FeaturePlan) -> Any:
         import pandas as pd
 
         return pd.DataFrame(matrix, columns=plan.names, copy=False)
-    frame = batch.select(plan.names).to_pandas()
+    # One block per column: consolidating them costs more than the model's own call on small
+    # chunks (measured 1.0 -> 0.5 ms for one row, 2.7 -> 0.6 ms for 53k rows); same values.
+    frame = batch.select(plan.names).to_pandas(split_blocks=True)
     for name in plan.names:
         if frame[name].dtype == object:  # sklearn imputers see NaN as missing, not None
             frame[name] = frame[name].where(frame[name].notna(), np.nan)
     return frame
+
+
+def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> Any:
+    """The model's input from Python columns (online requests) by the rules of
+    :func:`model_input`: None becomes NaN, columns in model order, a float matrix for a bare
+    estimator. Built straight into numpy: for a few rows Arrow and ``to_pandas`` cost more than
+    a Pipeline's whole call."""
+    count = len(columns[plan.names[0]]) if plan.names else 0
+    if plan.numeric:
+        matrix = np.empty((count, len(plan.features)), dtype=np.float64)
+        for j, name in enumerate(plan.names):
+            matrix[:, j] = [np.nan if v is None else v for v in columns[name]]
+        if not plan.as_frame:
+            return matrix
+        import pandas as pd
+
+        return pd.DataFrame(matrix, columns=plan.names, copy=False)
+    import pandas as pd
+
+    data: dict[str, np.ndarray] = {}
+    for feature in plan.features:
+        values = columns[feature.name]
+        numbers = feature.kind == "numeric" or (
+            feature.kind is None and all(v is None or type(v) is float for v in values)
+        )
+        if numbers:
+            data[feature.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=np.float64
+            )
+        else:  # sklearn imputers see NaN as missing, not None
+            data[feature.name] = np.array(
+                [np.nan if v is None else v for v in values], dtype=object
+            )
+    return pd.DataFrame(data, copy=False)
 
 
 def default_id_columns(schema: pa.Schema, plan: FeaturePlan, reserved: Iterable[str]) -> list[str]:
@@ -128,7 +167,10 @@ def _feature_of(item: Any) -> Feature:
     if isinstance(item, str):
         return Feature(item)
     if isinstance(item, Mapping) and isinstance(item.get("name"), str):
-        return Feature(item["name"], kind_of_dtype(item.get("dtype")))
+        dtype = item.get("dtype")
+        return Feature(
+            item["name"], kind_of_dtype(dtype), dtype if isinstance(dtype, str) else None
+        )
     raise SchemaMismatch(f"metadata feature {item!r}: expected a name or {{name, dtype}}")
 
 

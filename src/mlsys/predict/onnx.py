@@ -44,8 +44,8 @@ class OnnxRegressor:
             if column is None:
                 raise UnsupportedFormat("this ONNX model takes named columns: pass a DataFrame")
             dtype = _NUMPY_OF_ONNX.get(spec.type, np.float32)
-            if dtype is object:
-                column = np.array(["" if v is None else str(v) for v in column], dtype=object)
+            if dtype is object:  # ONNX strings cannot be missing: None and NaN become ""
+                column = np.array(["" if _missing(v) else str(v) for v in column], dtype=object)
             feed[spec.name] = column.astype(dtype).reshape(-1, 1)
         return feed
 
@@ -77,6 +77,16 @@ class OnnxClassifier(OnnxRegressor):
         else:
             proba = np.asarray(probabilities, dtype=np.float64)
         return np.asarray(label), proba
+
+
+def _missing(value: Any) -> bool:
+    """None, NaN (pandas' missing string) or pandas.NA."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except TypeError:  # pandas.NA refuses to be a bool
+        return True
 
 
 def load_onnx(data: bytes) -> OnnxRegressor:

@@ -107,3 +107,15 @@ def flag_duplicates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             f"v{first}" if first is not None and first < row["model_version"] else None
         )
     return rows
+
+
+def live_object(events: list[RegistryEvent]) -> RegistryEvent | None:
+    """The current event of ONE object (e.g. a version's export) by the same rule; None when
+    it was deleted, rejected or never hashed."""
+    newest: RegistryEvent | None = None
+    for event in dedupe(events):
+        if event.status != STATUS_REJECTED and (newest is None or _order(event) > _order(newest)):
+            newest = event
+    if newest is None or newest.status != STATUS_REGISTERED or not newest.sha256:
+        return None
+    return newest

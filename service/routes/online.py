@@ -1,0 +1,110 @@
+"""Online prediction: ``POST /models/{name}/versions/{version}:predict`` (Vertex-style body)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from mlsys.errors import (
+    IntegrityError,
+    ArtifactPathError,
+    ArtifactTooLarge,
+    BackendUnavailable,
+    InvalidArtifact,
+    InvalidBody,
+    InvalidEnvironment,
+    InvalidInstances,
+    InvalidVersion,
+    ModelNotFound,
+    PredictionFailed,
+    TooManyInstances,
+    UnsupportedFormat,
+    UntrustedArtifact,
+    UntrustedGlobal,
+    VersionNotFound,
+)
+from mlsys.online.server import online_server
+from mlsys.settings import get_settings
+from service.openapi import GOOGLE, INTERNAL, INVALID_REQUEST, error_responses
+from service.routes.models import EnvQuery
+from service.schemas import OnlineRequest, OnlineResponse
+
+router = APIRouter(tags=["online"])
+
+#: Which runtime answered (``sklearn`` or ``onnx``), for operators and tests.
+RUNTIME_HEADER = "x-mlsys-runtime"
+
+
+@router.post(
+    "/models/{name}/versions/{version}:predict",
+    response_model=OnlineResponse,
+    responses=error_responses(
+        INVALID_REQUEST,
+        GOOGLE,
+        InvalidBody,
+        InvalidEnvironment,
+        InvalidVersion,
+        ArtifactPathError,
+        ModelNotFound,
+        VersionNotFound,
+        InvalidInstances,
+        TooManyInstances,
+        PredictionFailed,
+        UnsupportedFormat,
+        IntegrityError,
+        UntrustedArtifact,
+        UntrustedGlobal,
+        InvalidArtifact,
+        ArtifactTooLarge,
+        BackendUnavailable,
+    ),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": OnlineRequest.model_json_schema()}},
+        }
+    },
+)
+async def predict_online(
+    name: str, version: str, request: Request, env: EnvQuery = None
+) -> Response:
+    """Predict JSON instances now with ``vN``, ``N``, ``latest`` or an alias (``champion``).
+
+    Async on purpose: the body is read and checked on the event loop; the model runs in a
+    worker thread, where requests that arrive meanwhile are scored together, or on the loop
+    when this is the process's only request (docs/online.md)."""
+    body = await _read_body(request, get_settings().online_max_body_bytes)
+    answer = await online_server().apredict(env, name, version, body)
+    return Response(
+        answer.to_json(), media_type="application/json", headers={RUNTIME_HEADER: answer.runtime}
+    )
+
+
+@router.get("/online/models", responses=error_responses(INTERNAL))
+def served_models() -> list[dict[str, Any]]:
+    """The models this instance serves: version, runtime (and why), request counts."""
+    return online_server().status()
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The body, refused (413) as soon as it is larger than ``limit`` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise _too_large(int(declared), limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(size, limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(size: int, limit: int) -> TooManyInstances:
+    return TooManyInstances(
+        f"the body has {size} bytes or more: at most {limit} are accepted "
+        "(MLSYS_ONLINE_MAX_BODY_BYTES); send fewer instances per request",
+        details={"bytes": size, "limit": limit},
+    )
