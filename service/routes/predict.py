@@ -8,8 +8,10 @@ from fastapi import APIRouter, Query
 from fastapi.responses import JSONResponse
 from pydantic import Field
 
+from mlsys.errors import InvalidInput
 from mlsys.predict import run_prediction, start_prediction
 from service.deps import SettingsDep
+from service.routes.jobs import job_response
 from service.schemas import JobResponse, PredictRequest
 
 router = APIRouter(tags=["predict"])
@@ -40,7 +42,8 @@ def predict_get(
         model_name=model_name,
         model_version=model_version,
     )
-    return JobResponse.of(run_prediction(**request.pipeline_args(settings.mlsys_env)))
+    args = request.pipeline_args(settings.mlsys_env)
+    return job_response(args["env"], run_prediction(**args))
 
 
 @router.post(
@@ -56,10 +59,14 @@ def predict_post(request: EnginePredictRequest, settings: SettingsDep) -> JSONRe
     if request.engine == "cloud-run-job":
         from mlsys.jobs import launch
 
+        if args.pop("shadow_version") is not None:
+            raise InvalidInput(
+                "shadow_version needs the service engine: sharded jobs do not shadow-score yet"
+            )
         started = launch(**args, tasks=request.parallelism)
         return JSONResponse(JobResponse.of(started.record).model_dump(mode="json"), status_code=202)
     if request.run_async:
         record = start_prediction(**args)
         return JSONResponse(JobResponse.of(record).model_dump(mode="json"), status_code=202)
     record = run_prediction(**args)
-    return JSONResponse(JobResponse.of(record).model_dump(mode="json"))
+    return JSONResponse(job_response(args["env"], record).model_dump(mode="json"))

@@ -1,1 +1,21 @@
-"""mlsys."""
+"""mlsys: ship scikit-learn models on Google Cloud.
+
+``mlsys.log_model(model, "name", X=..., ...)`` uploads a trained model as its next version
+(:mod:`mlsys.upload`); everything else lives in the submodules.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["log_model"]
+
+
+def __getattr__(name: str) -> Any:
+    """Import ``log_model`` on first use: ``import mlsys`` stays light (the registry function
+    imports the package too)."""
+    if name == "log_model":
+        from mlsys.upload import log_model
+
+        return log_model
+    raise AttributeError(f"module 'mlsys' has no attribute {name!r}")

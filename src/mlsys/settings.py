@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     cloud_run_endpoint: str | None = Field(None, alias="MLSYS_CLOUD_RUN_ENDPOINT")
     schedules_config: str = Field("schedules.yaml", alias="MLSYS_SCHEDULES_CONFIG")
 
+    # Monitoring (mlsys.monitoring): drift thresholds, and JSON logs for Cloud Logging.
+    monitoring_config: str = Field("monitoring.yaml", alias="MLSYS_MONITORING_CONFIG")
+    log_format: Literal["json", "text"] = Field("json", alias="MLSYS_LOG_FORMAT")
+
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod
     def _with_scheme(cls, value: str | None) -> str | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -70,9 +70,12 @@ def show(
     env = _env(env)
     if version is not None:
         mv = get_version(env, name, version)
-        console.print_json(mv.model_dump_json()) if as_json else console.print(
-            _version_text(mv.model_dump(mode="json"))
-        )
+        if as_json:
+            console.print_json(mv.model_dump_json())
+            return
+        console.print(_version_text(mv.model_dump(mode="json", exclude={"metadata"})))
+        _print_lineage(mv.metadata or {})
+        _print_profile(env, mv)
         return
     versions = list_versions(env, name)
     if as_json:
@@ -105,6 +108,49 @@ def show(
 
 def _version_text(data: dict[str, object]) -> str:
     return "\n".join(f"[bold]{k}[/]: {v}" for k, v in data.items() if v not in (None, [], {}))
+
+
+def _print_lineage(metadata: dict[str, Any]) -> None:
+    """Where the version came from (metadata.json ``lineage``, written by mlsys.log_model)."""
+    lineage = metadata.get("lineage") or {}
+    if not lineage:
+        console.print("[bold]lineage[/]: not recorded (uploaded without mlsys.log_model)")
+        return
+    console.print("[bold]lineage[/]:")
+    for key, value in lineage.items():
+        console.print(f"  {key}: {value}")
+    versions = metadata.get("library_versions") or {}
+    if versions:
+        console.print("  packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+
+
+def _print_profile(env: str, mv: Any) -> None:
+    """The reference profile drift is measured against: its rows, and a line per feature."""
+    from mlsys.monitoring.reference import load_reference
+
+    profile = load_reference(mv, env=env) if mv.has_profile else None
+    if profile is None:
+        reason = "unreadable (see the log)" if mv.has_profile else "none (no drift figures)"
+        console.print(f"[bold]profile[/]: {reason}")
+        return
+    console.print(
+        f"[bold]profile[/]: profile.json (sha256 {mv.profile_sha256[:12]}…), "
+        f"{profile.rows:,} training rows"
+    )
+    table = Table("feature", "kind", "bins", "null rate", box=None, padding=(0, 2))
+    for feature, hist in profile.features.items():
+        table.add_row(feature, hist.kind, str(len(hist.counts)), f"{hist.null_rate:.1%}")
+    if profile.prediction is not None:
+        shares = ", ".join(
+            f"{label} {count / max(sum(profile.prediction.counts), 1):.0%}"
+            for label, count in zip(
+                profile.prediction.labels(), profile.prediction.counts, strict=True
+            )
+        )
+        table.add_row(
+            "prediction", profile.prediction.kind, str(len(profile.prediction.counts)), shares
+        )
+    console.print(table)
 
 
 @registry_app.command()

@@ -70,6 +70,7 @@ def handle_cloudevent(
         event.object_name,
         event.generation,
         f": {event.reject_reason}" if event.reject_reason else "",
+        extra={"fields": {"model": event.model_name, "version": event.model_version}},
     )
     return event
 
@@ -128,7 +129,7 @@ def build_event(
         return event
     if path.kind == "metadata":
         return _with_metadata(event, bucket, name, generation)
-    if path.kind == "export":  # derived file: hashed and recorded, never a version of its own
+    if path.kind in ("export", "profile"):  # hashed and recorded, never a version of its own
         return _with_hash(event, bucket, generation)
     return _with_artifact(event, path, bucket, generation)
 

@@ -75,5 +75,9 @@ def current_rows(events: list[RegistryEvent]) -> list[dict[str, Any]]:
             row[column] = getattr(meta, column) if live_meta and meta else None
         row["tags"] = row["tags"] or []
         row["metadata_generation"] = meta.generation if live_meta and meta else None
+        profile = newest.get(("profile", name, version))
+        live_profile = profile is not None and profile.status == STATUS_REGISTERED
+        row["profile_generation"] = profile.generation if live_profile and profile else None
+        row["profile_sha256"] = profile.sha256 if live_profile and profile else None
         rows.append(row)
     return rows

@@ -4,7 +4,9 @@
 --  2. the model artifact's state is its newest event by generation, and within a generation a
 --     delete outranks a metadata update, which outranks a finalize (so out-of-order delivery
 --     ends in the same state); rejected objects never become current;
---  3. metadata.json is joined the same way, when its newest event is not a delete.
+--  3. metadata.json is joined the same way, when its newest event is not a delete;
+--  4. so is profile.json (the reference profile drift is measured against): its generation and
+--     sha256, which the prediction job checks before using it.
 WITH events AS (
   SELECT * EXCEPT (dup)
   FROM (
@@ -32,6 +34,9 @@ artifacts AS (
 ),
 meta AS (
   SELECT * FROM ranked WHERE object_kind = 'metadata' AND pos = 1 AND status = 'registered'
+),
+profiles AS (
+  SELECT * FROM ranked WHERE object_kind = 'profile' AND pos = 1 AND status = 'registered'
 )
 SELECT
   a.model_name,
@@ -58,7 +63,11 @@ SELECT
   m.metrics,
   m.features,
   m.metadata_error,
-  m.generation AS metadata_generation
+  m.generation AS metadata_generation,
+  p.generation AS profile_generation,
+  p.sha256 AS profile_sha256
 FROM artifacts AS a
 LEFT JOIN meta AS m
   ON m.model_name = a.model_name AND m.model_version = a.model_version
+LEFT JOIN profiles AS p
+  ON p.model_name = a.model_name AND p.model_version = a.model_version
