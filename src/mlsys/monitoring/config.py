@@ -124,7 +124,7 @@ def _policy(base: DriftPolicy, body: Any, where: str) -> DriftPolicy:
 
 def parse_monitoring(data: Any, source: str = "monitoring.yaml") -> MonitoringConfig:
     """Validate the YAML document of a monitoring config."""
-    data = data or {}
+    data = {} if data is None else data
     if not isinstance(data, dict) or set(data) - {"drift", "models"}:
         raise ConfigError(f"{source} must be a mapping with 'drift' and/or 'models'")
     defaults = _policy(DriftPolicy(), data.get("drift"), "drift")

@@ -25,10 +25,10 @@ from mlsys.monitoring.drift import compare
 from mlsys.monitoring.profile import Profile
 from mlsys.monitoring.profiler import StreamProfiler
 from mlsys.monitoring.reference import load_reference
-from mlsys.monitoring.shadow import SHADOW_SUFFIX, ShadowScorer, agreement_for
 from mlsys.monitoring.store import DriftRow, ShadowRow, record_drift, record_shadow, worst_status
 
 if TYPE_CHECKING:
+    from mlsys.monitoring.shadow import ShadowScorer
     from mlsys.predict.output import OutputPlan
     from mlsys.predict.pipeline import ResolvedModel
     from mlsys.predict.stream import StreamObserver
@@ -193,6 +193,8 @@ def _add_shadow(
     shadow_version: str | int,
     flush_rows: int,
 ) -> None:
+    # Imported here: the shadow scorer builds on mlsys.predict, which imports this module.
+    from mlsys.monitoring.shadow import SHADOW_SUFFIX, ShadowScorer, agreement_for
     from mlsys.predict.features import check_input, plan_features
     from mlsys.predict.output import plan_output
     from mlsys.predict.pipeline import resolve_model

@@ -196,7 +196,10 @@ def quantile_edges(values: np.ndarray, bins: int = NUMERIC_BINS) -> list[float]:
     valid = values[~np.isnan(values)]
     if not len(valid):
         return []
-    edges = np.unique(np.quantile(valid, np.linspace(0, 1, bins + 1)[1:-1]))
+    # Edges are observed values (no interpolation), so a discrete feature (a class, a count)
+    # gets bins that hold whole values.
+    quantiles = np.linspace(0, 1, bins + 1)[1:-1]
+    edges = np.unique(np.quantile(valid, quantiles, method="inverted_cdf"))
     return [float(e) for e in edges if math.isfinite(e)]
 
 

@@ -183,3 +183,45 @@ class ShadowScorer:
 
     def comparison(self) -> Comparison:
         return self.agreement.result()
+
+
+def compare_on(table: pa.Table, champion: Any, challenger: Any) -> Comparison:
+    """The comparison a shadow job makes, in memory over ``table`` (e.g. the promotion gate's
+    sample): both are resolved models (:class:`mlsys.predict.pipeline.ResolvedModel`)."""
+    from mlsys.predict.features import check_input, plan_features
+    from mlsys.predict.output import plan_output
+    from mlsys.predict.sinks import MemorySink
+    from mlsys.predict.sources import MemorySource
+    from mlsys.predict.stream import predict_stream
+
+    def plans(resolved: Any) -> tuple[FeaturePlan, OutputPlan]:
+        features = plan_features(resolved.model, resolved.metadata)
+        check_input(table.schema, features)
+        output = plan_output(
+            input_schema=table.schema,
+            id_columns=[],
+            model=resolved.model,
+            model_name=resolved.model_name,
+            model_version=resolved.version,
+            job_id="agreement",
+        )
+        return features, output
+
+    features, output = plans(champion)
+    shadow_features, shadow_output = plans(challenger)
+    shadow = ShadowScorer(
+        model=challenger.model,
+        features=shadow_features,
+        output=shadow_output,
+        sink=MemorySink(keep=False),
+        agreement=agreement_for(champion.model, challenger.model, None),
+    )
+    predict_stream(
+        model=champion.model,
+        features=features,
+        output=output,
+        source=MemorySource(table),
+        sink=MemorySink(keep=False),
+        observers=[shadow],
+    )
+    return shadow.comparison()
