@@ -162,7 +162,7 @@ def test_a_failing_job_aborts_its_observers():
     seen = []
 
     class Watcher:
-        columns: list[str] = []
+        columns = ()
 
         def start(self):
             seen.append("start")
