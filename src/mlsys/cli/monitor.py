@@ -6,6 +6,7 @@ import json
 from typing import Annotated
 
 import typer
+from rich import box
 from rich.table import Table
 
 from mlsys.cli import console
@@ -43,20 +44,26 @@ def monitor(
         return
     job_ids = list(dict.fromkeys(r.job_id for r in rows))
     versions = {r.job_id: r.model_version for r in rows}
-    table = Table("feature", "kind", title=f"drift of {model} in {env}: PSI (status) per job")
+    table = Table(
+        "feature",
+        "kind",
+        title=f"drift of {model} in {env}: PSI and status per job, oldest first",
+        box=box.SIMPLE,
+    )
     for job_id in job_ids:
-        table.add_column(f"{job_id[-14:]}\nv{versions[job_id]}", justify="right")
-    table.add_column("null rate (ref)", justify="right")
+        table.add_column(f"…{job_id[-8:]}\nv{versions[job_id]}", justify="right", no_wrap=True)
+    table.add_column("nulls (ref)", justify="right", no_wrap=True)
     for feature, found in drift_by_feature(rows).items():
         by_job = {r.job_id: r for r in found}
         cells = []
         for job_id in job_ids:
             r = by_job.get(job_id)
-            psi = "-" if r is None or r.psi is None else f"{r.psi:.3f}"
+            psi = "-" if r is None or r.psi is None else f"{r.psi:.2f}"
             cells.append("" if r is None else f"{psi} {_status(r.status)}")
         last = found[-1]
-        nulls = f"{last.null_rate or 0:.1%} ({last.reference_null_rate or 0:.1%})"
-        table.add_row(feature, found[0].kind or "", *cells, nulls)
+        nulls = f"{last.null_rate or 0:.0%} ({last.reference_null_rate or 0:.0%})"
+        kind = {"numeric": "num", "categorical": "cat"}.get(found[0].kind or "", "")
+        table.add_row(feature, kind, *cells, nulls)
     console.print(table)
     console.print(f"thresholds: monitoring.yaml ({get_settings().monitoring_config})")
 

@@ -168,8 +168,8 @@ def model_drift(env: str, model_name: str, *, jobs: int = 10) -> list[DriftRow]:
     """Drift rows of the model's latest ``jobs`` jobs that recorded drift, oldest first."""
     table = table_id(env, DRIFT_TABLE)
     sql = (
-        f"WITH latest AS (SELECT job_id, MAX(created_at) AS at FROM `{table}` "
-        "WHERE model_name = @model GROUP BY job_id ORDER BY at DESC LIMIT @jobs) "
+        f"WITH latest AS (SELECT job_id, MAX(created_at) AS last_at FROM `{table}` "
+        "WHERE model_name = @model GROUP BY job_id ORDER BY last_at DESC LIMIT @jobs) "
         f"SELECT d.* FROM `{table}` AS d JOIN latest AS l ON d.job_id = l.job_id "
         "ORDER BY d.created_at, d.job_id, d.role, d.feature"
     )
