@@ -47,10 +47,10 @@ def bars(
     *,
     title: str = "",
     width: int = 460,
-    height: int = 200,
+    height: int = 220,
 ) -> Markup:
     """Grouped bars: one group per label (a bin), one bar per series (reference, current)."""
-    left, right, top, bottom = 40, 110, 22, 46
+    left, right, top, bottom = 40, 110, 22, 58
     plot_w, plot_h = width - left - right, height - top - bottom
     peak = max([v for values in series.values() for v in values] + [1e-9])
     group = plot_w / max(len(labels), 1)
@@ -69,10 +69,16 @@ def bars(
                 f'height="{h:.1f}" fill="{colour}"><title>{escape(name)} '
                 f"{escape(labels[i] if i < len(labels) else '')}: {value:.1%}</title></rect>"
             )
-    step = max(1, len(labels) // 8)  # at most ~8 bin labels: the rest would overlap
-    for i in range(0, len(labels), step):
-        x = left + group * (i + 0.5)
-        parts.append(_text(x, top + plot_h + 14, _short(labels[i]), size=9))
+    slanted = len(labels) > 5  # many bins: slanted labels instead of overlapping ones
+    for i, label in enumerate(labels):
+        x, y = left + group * (i + 0.5), top + plot_h + 12
+        if slanted:
+            parts.append(
+                f'<text x="{x:.1f}" y="{y:.1f}" font-size="9" text-anchor="end" fill="#374151" '
+                f'transform="rotate(-35 {x:.1f} {y:.1f})">{escape(_short(label, 14))}</text>'
+            )
+        else:
+            parts.append(_text(x, y + 2, _short(label, 14), size=9))
     parts.append(_legend(list(series), width - right + 10, top + 10))
     return _svg(width, height, "".join(parts), title)
 

@@ -168,13 +168,14 @@ def _drift_chart(rows: list[DriftRow], model_name: str) -> Any:
     if not rows:
         return None
     jobs = list(dict.fromkeys(r.job_id for r in rows))
+    when = {r.job_id: f"{r.created_at:%m-%d %H:%M}" for r in rows}
     series = {}
     for feature, found in drift_by_feature(rows).items():
         by_job = {r.job_id: r.psi for r in found}
         series[feature] = [by_job.get(j) for j in jobs]
     policy = monitoring_config().policy(model_name, "")
     return charts.lines(
-        jobs,
+        [when[j] for j in jobs],
         series,
         thresholds={"warn": policy.psi.warn, "alert": policy.psi.alert},
         title="PSI per feature, latest jobs (oldest first)",
