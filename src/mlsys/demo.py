@@ -163,7 +163,7 @@ def predict_shifted(console: Console, version: int) -> dict[str, Any]:
     """Predict the shifted copy and show the drift alert its job raised."""
     from rich.table import Table
 
-    from mlsys.monitoring.store import job_drift
+    from mlsys.monitoring.store import job_drift, worst_status
 
     settings = get_settings()
     project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
@@ -178,9 +178,7 @@ def predict_shifted(console: Console, version: int) -> dict[str, Any]:
     }
     job, _ = _predict(body)
     drift = job_drift("dev", job["job_id"])
-    status = job.get("drift_status") or max(
-        (r.status for r in drift), key=("ok", "warn", "alert").index, default=None
-    )
+    status = worst_status(drift)
     style = {"alert": "bold red", "warn": "yellow"}.get(status or "", "green")
     console.print(
         f"[{style}]![/] predicted [cyan]{dataset}.{SHIFTED_TABLE}[/] (job {job['job_id']}): "

@@ -112,6 +112,19 @@ class CloudLoggingFormatter(logging.Formatter):
         return json.dumps(entry, default=str)
 
 
+class _StdoutHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stdout`` is when a record is emitted (test runners, notebooks
+    and servers may swap it after start-up)."""
+
+    @property
+    def stream(self) -> Any:
+        return sys.stdout
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        """The stream is always the current stdout."""
+
+
 def configure_logging(component: str, *, level: str | None = None, fmt: str | None = None) -> None:
     """Send every log record to stdout as Cloud Logging JSON (or text); idempotent.
 
@@ -125,7 +138,7 @@ def configure_logging(component: str, *, level: str | None = None, fmt: str | No
     for handler in list(root.handlers):
         if getattr(handler, "mlsys", False):  # ours, from an earlier call
             root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stdout)
+    handler = _StdoutHandler()
     handler.mlsys = True  # type: ignore[attr-defined]
     if fmt == "json":
         handler.setFormatter(CloudLoggingFormatter(component))

@@ -83,7 +83,7 @@ class JobMonitor:
                 model_name=self.model_name,
                 model_version=self.model_version,
                 created_at=at,
-                **{k: v for k, v in dataclasses.asdict(d).items()},
+                **dataclasses.asdict(d),
             )
             for d in found
         ]
