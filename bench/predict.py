@@ -296,7 +296,7 @@ def orchestrate(args: argparse.Namespace) -> None:
         stack = start_stack(tmpdir / "stack")
         try:
             settings = get_settings()
-            dataset = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+            dataset = f"{settings.dataset_ref('dev')}"
             client = bigquery_client()
             model = tmpdir / "model.joblib"
             train_model(model)

@@ -123,7 +123,7 @@ def run(env: dict[str, str], args: argparse.Namespace) -> None:
 
     # N. one MERGE per event into a current-state table
     bq = bigquery_client()
-    table = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}.bench_state_{tag}"
+    table = f"{settings.dataset_ref('dev')}.bench_state_{tag}"
     bq.query(
         f"CREATE TABLE `{table}` (model_name STRING, model_version INT64, "
         "generation INT64, sha256 STRING)"

@@ -152,7 +152,7 @@ def main() -> None:
         reset_settings()
         try:
             settings = get_settings()
-            dataset = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+            dataset = f"{settings.dataset_ref('dev')}"
             input_table = f"{dataset}.bench_shards_input"
             bq_put(make_input(args.rows), input_table, "WRITE_TRUNCATE")
             publish_model()

@@ -57,4 +57,11 @@ def dev_bucket(settings: Settings) -> str:
 
 @pytest.fixture
 def dev_dataset(settings: Settings) -> str:
-    return f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+    """The dev registry dataset (in the dev project): inputs the service and job may read."""
+    return settings.dataset_ref("dev")
+
+
+@pytest.fixture
+def dev_outputs(settings: Settings) -> str:
+    """The dev predictions dataset: where the service and the job may write outputs."""
+    return settings.predictions_dataset_ref("dev")

@@ -18,7 +18,7 @@ def test_demo_loads_trains_uploads_and_reads_back(stack, settings):
     assert summary["registered"].version_label == f"v{summary['version']}"
     assert summary["registered"].metrics["cv_accuracy"] == round(summary["cv_accuracy"], 4)
     assert summary["cv_accuracy"] > 0.7
-    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
+    project, dataset = settings.project_for("dev"), settings.dataset_for("dev")
     n = bq_get(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.titanic`")["n"].iloc[0]
     m = bq_get(f"SELECT COUNT(*) AS n FROM `{project}.{dataset}.titanic_test`")["n"].iloc[0]
     assert n + m == 891

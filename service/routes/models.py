@@ -54,16 +54,21 @@ def version(name: str, version: str, settings: SettingsDep, env: EnvQuery = None
 
 @router.get("/model-registry")
 def model_registry(settings: SettingsDep, env: EnvQuery = None) -> dict[str, Any]:
-    """The seed's endpoint: rescan the bucket, register what is missing, return the registry."""
+    """The seed's endpoint: the registry, and what of the bucket it has not recorded yet.
+
+    Read-only: the service may only read the registry (its Terraform grants). Registration is
+    the function's job; objects its events missed are listed as ``pending_*`` for an operator's
+    ``mlsys registry sync``.
+    """
     env = env or settings.mlsys_env
-    report = sync_bucket(env)
+    report = sync_bucket(env, dry_run=True)
     page = list_models(env, limit=500)
     return {
         "environment": env,
         "bucket": report.bucket,
         "scanned": report.scanned,
-        "registered": report.registered,
-        "rejected": report.rejected,
-        "deleted": report.deleted,
+        "pending_registration": report.registered,
+        "pending_rejection": report.rejected,
+        "pending_deletion": report.deleted,
         "models": [m.model_dump(mode="json") for m in page.models],
     }

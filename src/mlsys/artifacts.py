@@ -224,15 +224,21 @@ def _load_skops(data: bytes) -> Any:
     return sio.loads(data, trusted=list(untrusted))
 
 
+def _env_of(ref: ArtifactRef) -> str | None:
+    """The environment whose bucket holds the artifact (its project and identity)."""
+    return get_settings().env_for_bucket(ref.bucket)
+
+
 def _live_generation(ref: ArtifactRef) -> int:
-    blob = storage_client().bucket(ref.bucket).get_blob(ref.object_name)
+    blob = storage_client(_env_of(ref)).bucket(ref.bucket).get_blob(ref.object_name)
     if blob is None:
         raise ObjectNotFound(f"artifact {ref.uri} does not exist")
     return int(blob.generation)
 
 
 def _download(ref: ArtifactRef, generation: int) -> bytes:
-    blob = storage_client().bucket(ref.bucket).blob(ref.object_name, generation=generation)
+    client = storage_client(_env_of(ref))
+    blob = client.bucket(ref.bucket).blob(ref.object_name, generation=generation)
     try:
         return bytes(blob.download_as_bytes())
     except gexc.NotFound:

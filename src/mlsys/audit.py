@@ -99,7 +99,7 @@ def new_entry(
 
 def table_id(env: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
-    return f"{settings.gcp_project_id}.{settings.dataset_for(env)}.{AUDIT_TABLE}"
+    return f"{settings.dataset_ref(env)}.{AUDIT_TABLE}"
 
 
 def ensure_table(env: str, settings: Settings | None = None) -> None:
@@ -107,7 +107,7 @@ def ensure_table(env: str, settings: Settings | None = None) -> None:
     from mlsys.clients import make_bigquery_client
 
     settings = settings or get_settings()
-    ensure_schema_table(make_bigquery_client(settings), table_id(env, settings), SCHEMA_FILE)
+    ensure_schema_table(make_bigquery_client(settings, env), table_id(env, settings), SCHEMA_FILE)
 
 
 def record(*entries: AuditEntry) -> None:
@@ -119,7 +119,7 @@ def record(*entries: AuditEntry) -> None:
         by_env.setdefault(entry.environment, []).append(entry)
     for env, rows in by_env.items():
         append_rows(
-            bigquery_client(),
+            bigquery_client(env),
             table_id(env),
             [r.to_row() for r in rows],
             [r.audit_id for r in rows],
@@ -179,7 +179,7 @@ def _read(env: str, model_name: str, *, missing_ok: bool) -> list[AuditEntry]:
     sql = f"SELECT * FROM `{table_id(env)}` WHERE model_name = @model_name ORDER BY created_at"
     params = [bigquery.ScalarQueryParameter("model_name", "STRING", model_name)]
     try:
-        job = bigquery_client().query(
+        job = bigquery_client(env).query(
             sql, job_config=bigquery.QueryJobConfig(query_parameters=params)
         )
         return [AuditEntry.from_row(dict(r.items())) for r in job.result()]

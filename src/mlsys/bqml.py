@@ -45,6 +45,7 @@ class BqmlExport:
     create_model_sql: str
     predict_sql: str
     converted: bool  # False when the artifact already was ONNX and is used as is
+    env: str = "dev"
 
 
 def export_path(model_name: str, version: int) -> str:
@@ -206,7 +207,7 @@ def export_bqml(
         path = export_path(mv.model_name, mv.model_version)
         gcs_put(data, bucket, path, metadata={"mlsys_source": mv.artifact_uri})
         uri, converted = f"gs://{bucket}/{path}", True
-    project = settings.gcp_project_id
+    project = settings.project_for(env)
     model_ref = bq_model_ref(
         project, dataset or settings.dataset_for(env), mv.model_name, mv.model_version
     )
@@ -216,7 +217,7 @@ def export_bqml(
             "no input table: pass one (the metadata has no training_data to default to)"
         )
     input_ref = parse_table_id(str(source), default_project=project)
-    keep = [c for c in _columns_of(input_ref) if c not in set(features.names)]
+    keep = [c for c in _columns_of(input_ref, env) if c not in set(features.names)]
     return BqmlExport(
         model_name=mv.model_name,
         version=mv.model_version,
@@ -225,16 +226,17 @@ def export_bqml(
         create_model_sql=create_model_sql(model_ref, uri),
         predict_sql=predict_sql(model_ref, input_ref, features, keep),
         converted=converted,
+        env=env,
     )
 
 
-def _columns_of(table: TableRef) -> list[str]:
+def _columns_of(table: TableRef, env: str) -> list[str]:
     from google.api_core import exceptions as gexc
 
     from mlsys.clients import bigquery_client
 
     try:
-        return [f.name for f in bigquery_client().get_table(str(table)).schema]
+        return [f.name for f in bigquery_client(env).get_table(str(table)).schema]
     except gexc.NotFound:
         raise TableNotFound(f"input table {table} does not exist") from None
 
@@ -254,11 +256,11 @@ def run_bqml(export: BqmlExport, *, output_table: str | None = None) -> str | No
             "--run needs real BigQuery (BigQuery ML): the local emulator cannot create ONNX "
             "models; run the printed statements in the console, or unset the emulator"
         )
-    client = bigquery_client()
+    client = bigquery_client(export.env)
     client.query(export.create_model_sql).result()
     if output_table is None:
         return None
-    out = parse_table_id(output_table, default_project=settings.gcp_project_id)
+    out = parse_table_id(output_table, default_project=settings.project_for(export.env))
     config = bigquery.QueryJobConfig(destination=str(out), write_disposition="WRITE_TRUNCATE")
     client.query(export.predict_sql, job_config=config).result()
     return str(out)

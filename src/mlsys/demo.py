@@ -50,7 +50,7 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     if start_stack:
         ensure_local_stack(console)
     settings = get_settings()
-    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
+    project, dataset = settings.project_for("dev"), settings.dataset_for("dev")
     bucket = settings.bucket_for("dev")
 
     df = titanic.load_csv()
@@ -166,11 +166,11 @@ def predict_shifted(console: Console, version: int) -> dict[str, Any]:
     from mlsys.monitoring.store import job_drift, worst_status
 
     settings = get_settings()
-    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
+    dataset = settings.dataset_for("dev")
     body: dict[str, Any] = {
         "env": "dev",
-        "input_table": f"{project}.{dataset}.{SHIFTED_TABLE}",
-        "output_table": f"{project}.{dataset}.{SHIFTED_TABLE}_predictions",
+        "input_table": f"{settings.dataset_ref('dev')}.{SHIFTED_TABLE}",
+        "output_table": f"{settings.predictions_dataset_ref('dev')}.{SHIFTED_TABLE}_predictions",
         "model_name": titanic.MODEL_NAME,
         "model_version": f"v{version}",
         "id_columns": ["PassengerId"],
@@ -203,8 +203,9 @@ def predict_titanic_test(console: Console, version: int) -> dict[str, Any]:
     from rich.table import Table
 
     settings = get_settings()
-    project, dataset = settings.gcp_project_id, settings.dataset_for("dev")
-    output = f"{project}.{dataset}.titanic_predictions"
+    project, dataset = settings.project_for("dev"), settings.dataset_for("dev")
+    # Outputs go to the predictions dataset: the service may write there, never in the registry.
+    output = f"{settings.predictions_dataset_ref('dev')}.titanic_predictions"
     body: dict[str, Any] = {
         "env": "dev",
         "input_table": f"{project}.{dataset}.titanic_test",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 import joblib
 from google.api_core import exceptions as gexc
 
-from mlsys.clients import storage_client
+from mlsys import clients
 from mlsys.errors import BucketNotFound, ObjectNotFound
 from mlsys.settings import get_settings
 
@@ -16,8 +16,13 @@ if TYPE_CHECKING:
     from google.cloud.storage import Blob
 
 
+def _client(bucket_name: str) -> Any:
+    """The client of the environment that owns ``bucket_name`` (its project, its identity)."""
+    return clients.storage_client(get_settings().env_for_bucket(bucket_name))
+
+
 def _not_found(bucket_name: str, blob_path: str | None, exc: Exception) -> Exception:
-    client = storage_client()
+    client = _client(bucket_name)
     if blob_path is None or client.lookup_bucket(bucket_name) is None:
         return BucketNotFound(f"bucket gs://{bucket_name} does not exist")
     return ObjectNotFound(f"object gs://{bucket_name}/{blob_path} does not exist")
@@ -28,7 +33,7 @@ def gcs_get(bucket_name: str, blob_path: str) -> bytes:
 
     Raises :class:`~mlsys.errors.ObjectNotFound` / :class:`~mlsys.errors.BucketNotFound`.
     """
-    blob = storage_client().bucket(bucket_name).blob(blob_path)
+    blob = _client(bucket_name).bucket(bucket_name).blob(blob_path)
     try:
         return blob.download_as_bytes()
     except gexc.NotFound as exc:
@@ -49,7 +54,7 @@ def gcs_put(
     ``if_generation_match=0`` makes the upload fail instead of overwriting an existing object.
     """
     data = content.encode("utf-8") if isinstance(content, str) else content
-    blob = storage_client().bucket(bucket_name).blob(blob_path)
+    blob = _client(bucket_name).bucket(bucket_name).blob(blob_path)
     # The registry records who uploaded an artifact from this custom metadata key.
     blob.metadata = {"uploader": get_settings().actor_name(), **(metadata or {})}
     try:
@@ -86,7 +91,7 @@ def gcs_put_pickle(obj: Any, bucket_name: str, blob_path: str) -> int:
 def gcs_list_blobs(bucket_name: str, prefix: str | None = None) -> list[Blob]:
     """List the live objects of a bucket (optionally under ``prefix``), with their metadata."""
     try:
-        return list(storage_client().list_blobs(bucket_name, prefix=prefix))
+        return list(_client(bucket_name).list_blobs(bucket_name, prefix=prefix))
     except gexc.NotFound as exc:
         raise _not_found(bucket_name, None, exc) from None
 

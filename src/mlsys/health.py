@@ -9,14 +9,19 @@ from mlsys.settings import Settings
 
 
 def check_backends(settings: Settings) -> dict[str, dict[str, object]]:
-    """Can this process reach BigQuery (its registry dataset) and GCS (its models bucket)?"""
+    """Can this process reach BigQuery (its registry dataset) and GCS (its models bucket)?
+
+    Each probe needs only what the service account is granted: ``bigquery.datasets.get`` on the
+    registry (dataViewer) and ``storage.objects.list`` on the bucket (objectViewer, which does
+    not include ``storage.buckets.get``)."""
+    env = settings.mlsys_env
     results: dict[str, dict[str, object]] = {}
     for name, probe in (
+        ("bigquery", lambda: bigquery_client(env).get_dataset(settings.dataset_ref(env))),
         (
-            "bigquery",
-            lambda: bigquery_client().get_dataset(settings.dataset_for(settings.mlsys_env)),
+            "gcs",
+            lambda: list(storage_client(env).list_blobs(settings.bucket_for(env), max_results=1)),
         ),
-        ("gcs", lambda: storage_client().get_bucket(settings.bucket_for(settings.mlsys_env))),
     ):
         start = time.perf_counter()
         try:

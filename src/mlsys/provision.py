@@ -12,14 +12,17 @@ from typing import Any
 from google.api_core import exceptions as gexc
 
 from mlsys.clients import make_bigquery_client, make_storage_client
-from mlsys.settings import Settings, check_env, get_settings
+from mlsys.settings import ENVIRONMENTS, Settings, check_env, get_settings
 
 
 def settings_for(endpoints: dict[str, str] | None) -> Settings:
     """Settings for explicit endpoints (``KEY=value`` of local.env), else the process's."""
     if endpoints is None:
         return get_settings()
-    values: dict[str, Any] = dict(endpoints)
+    # The endpoints define the projects: unset per-env projects default to GCP_PROJECT_ID,
+    # whatever this process's environment says.
+    values: dict[str, Any] = {f"GCP_PROJECT_ID_{e.upper()}": None for e in ENVIRONMENTS}
+    values.update(endpoints)
     return Settings(_env_file=None, **values)
 
 
@@ -30,7 +33,7 @@ def ensure_bucket(settings: Settings, env: str, *, versioning: bool = False) -> 
     emits an ``archived`` event. fake-gcs-server emits no event at all in that case, so the local
     buckets are unversioned: deletes then emit ``deleted`` and the event path stays testable.
     """
-    client = make_storage_client(settings)
+    client = make_storage_client(settings, env)
     name = settings.bucket_for(env)
     bucket = client.bucket(name)
     bucket.versioning_enabled = versioning
@@ -40,15 +43,21 @@ def ensure_bucket(settings: Settings, env: str, *, versioning: bool = False) -> 
 
 
 def ensure_dataset(settings: Settings, env: str) -> str:
-    """The env's registry dataset ``mlsys_{env}`` and its job bookkeeping ``mlsys_ops_{env}``."""
+    """The env's datasets, in the env's project: the registry ``mlsys_{env}``, job bookkeeping
+    ``mlsys_ops_{env}`` and prediction outputs ``mlsys_predictions_{env}`` (as Terraform)."""
     from google.cloud import bigquery
 
-    client = make_bigquery_client(settings)
-    for name in (settings.dataset_for(env), settings.ops_dataset_for(env)):
-        dataset = bigquery.Dataset(f"{settings.gcp_project_id}.{name}")
+    client = make_bigquery_client(settings, env)
+    refs = (
+        settings.dataset_ref(env),
+        settings.ops_dataset_ref(env),
+        settings.predictions_dataset_ref(env),
+    )
+    for ref in refs:
+        dataset = bigquery.Dataset(ref)
         dataset.location = settings.bq_location
         client.create_dataset(dataset, exists_ok=True)
-    return settings.dataset_for(env)
+    return settings.dataset_ref(env)
 
 
 def ensure_environment(

@@ -83,8 +83,29 @@ def bucket_violations(infra: Path) -> list[str]:
         noncurrent = ("days_since_noncurrent_time", "num_newer_versions")
         if not any(key in cond for cond in conditions for key in noncurrent):
             problems.append("bucket models: no lifecycle rule for noncurrent versions")
-        if config.resolve(buckets["models"].get("name")) != "mlsys-models-${var.environment}":
-            problems.append("bucket models: not named mlsys-models-{env}")
+    return problems + global_name_violations(infra)
+
+
+def global_name_violations(infra: Path) -> list[str]:
+    """Bucket names are global across Google Cloud: none may be a literal (nor a name built
+    only from the environment, which every user of mlsys shares). The models bucket's name
+    comes from var.models_bucket_name with a default that includes the project id, and the
+    settings Terraform hands to the code carry that name."""
+    config = load(module_dir(infra))
+    problems = []
+    for name, body in config.resources("google_storage_bucket").items():
+        value = str(config.resolve(body.get("name")))
+        if "var.project_id" not in value:
+            problems.append(f"bucket {name}: name {value!r} does not include the project id")
+        if name == "models" and "var.models_bucket_name" not in value:
+            problems.append(f"bucket models: name {value!r} is not var.models_bucket_name")
+    app_env = config.locals().get("app_env", {})
+    bucket_keys = [k for k in app_env if "GCS_BUCKET_MODELS" in k]
+    if not bucket_keys:
+        problems.append("app_env: no GCS_BUCKET_MODELS_* setting for the code")
+    for key in bucket_keys:
+        if app_env[key] != "${local.models_bucket_name}":
+            problems.append(f"app_env: {key} = {app_env[key]!r} is not the models bucket")
     return problems
 
 

@@ -264,3 +264,32 @@ def test_service_and_job_can_write_job_bookkeeping_but_not_the_registry(infra: P
         member = f"serviceAccount:${{google_service_account.{account}.email}}"
         assert (ops, member) in editors
         assert (registry, member) not in editors
+
+
+@pytest.mark.parametrize(
+    ("relative", "old", "new"),
+    [
+        pytest.param(
+            "modules/mlsys/locals.tf",
+            'coalesce(var.models_bucket_name, "${var.project_id}-mlsys-models-${var.environment}")',
+            '"mlsys-models-${var.environment}"',
+            id="literal models bucket",
+        ),
+        pytest.param(
+            "modules/mlsys/storage.tf",
+            'name     = "${var.project_id}-mlsys-fn-src-${var.environment}"',
+            'name     = "mlsys-fn-src-${var.environment}"',
+            id="function source bucket without the project",
+        ),
+        pytest.param(
+            "modules/mlsys/locals.tf",
+            '(format("GCS_BUCKET_MODELS_%s", local.env_upper)) = local.models_bucket_name',
+            'GCS_BUCKET_MODELS_DEV = "mlsys-models-dev"',
+            id="literal bucket handed to the code",
+        ),
+    ],
+)
+def test_literal_global_name_is_caught(
+    mutated_infra: Mutate, relative: str, old: str, new: str
+) -> None:
+    assert invariants.global_name_violations(mutated_infra(relative, old, new))

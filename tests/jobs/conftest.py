@@ -26,7 +26,7 @@ def shard_input(stack, settings):
     """600 rows: row_id + f0..f3, a few NULL features; shared read-only input."""
     frame = numeric_frame(ROWS, seed=3)
     frame.loc[[5, 77, 400], "f1"] = None
-    table = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}.shard_input"
+    table = f"{settings.dataset_ref('dev')}.shard_input"
     bq_put(frame, table, "WRITE_TRUNCATE")
     return table
 

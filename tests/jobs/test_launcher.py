@@ -46,12 +46,12 @@ def _request(shard_input, mv, out, job_id, tasks=3):
 
 
 def test_launch_runs_the_envs_job_with_tasks_and_args(
-    cloud_run, shard_input, forest, dev_dataset, unique
+    cloud_run, shard_input, forest, dev_outputs, unique
 ):
-    out = f"{dev_dataset}.launched_{unique}"
+    out = f"{dev_outputs}.launched_{unique}"
     started = launch(**_request(shard_input, forest, out, f"launch-{unique}"))
     (method, path, body) = cloud_run.requests[-1]
-    job = "projects/mlsys-local/locations/europe-west1/jobs/mlsys-predict-job-dev"
+    job = "projects/mlsys-local-dev/locations/europe-west1/jobs/mlsys-predict-job-dev"
     assert (method, path) == ("POST", f"/v2/{job}:run")
     args = ["-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", started.job_id]
     assert body["overrides"] == {"containerOverrides": [{"args": args}], "taskCount": 3}
@@ -80,10 +80,10 @@ def test_launch_runs_the_envs_job_with_tasks_and_args(
     assert again.execution == "" and len(cloud_run.requests) == 2  # no second execution
 
 
-def test_missing_cloud_run_job_is_not_found(cloud_run, shard_input, forest, dev_dataset, unique):
+def test_missing_cloud_run_job_is_not_found(cloud_run, shard_input, forest, dev_outputs, unique):
     cloud_run.missing_jobs.add("mlsys-predict-job-dev")
     with pytest.raises(NotFound, match="mlsys-predict-job-dev"):
-        launch(**_request(shard_input, forest, f"{dev_dataset}.x_{unique}", f"nf-{unique}"))
+        launch(**_request(shard_input, forest, f"{dev_outputs}.x_{unique}", f"nf-{unique}"))
     record = get_job("dev", f"nf-{unique}")  # nothing runs, and the record says so
     assert (record.status, record.error_code) == ("failed", "NOT_FOUND")
 
@@ -99,7 +99,7 @@ def test_local_stack_never_reaches_the_real_cloud_run(stack, monkeypatch):
 
 
 def test_post_predict_with_the_job_engine_starts_an_execution(
-    cloud_run, shard_input, forest, dev_dataset, unique
+    cloud_run, shard_input, forest, dev_outputs, unique
 ):
     from fastapi.testclient import TestClient
 
@@ -107,7 +107,7 @@ def test_post_predict_with_the_job_engine_starts_an_execution(
 
     body = {
         "input_table": shard_input,
-        "output_table": f"{dev_dataset}.api_{unique}",
+        "output_table": f"{dev_outputs}.api_{unique}",
         "model_name": forest.model_name,
         "engine": "cloud-run-job",
         "parallelism": 4,
@@ -123,13 +123,13 @@ def test_post_predict_with_the_job_engine_starts_an_execution(
     assert bad.status_code == 400
 
 
-def test_cli_predict_with_the_job_engine(cloud_run, shard_input, forest, dev_dataset, unique):
+def test_cli_predict_with_the_job_engine(cloud_run, shard_input, forest, dev_outputs, unique):
     from typer.testing import CliRunner
 
     from mlsys.cli import _register, app
 
     _register()
-    args = ["predict", "--input", shard_input, "--output", f"{dev_dataset}.cli_{unique}"]
+    args = ["predict", "--input", shard_input, "--output", f"{dev_outputs}.cli_{unique}"]
     args += ["--model", forest.model_name, "--engine", "cloud-run-job", "--tasks", "2"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output

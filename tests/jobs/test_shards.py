@@ -67,10 +67,10 @@ def _plan(shard_input: str, mv, out: str, job_id: str, tasks: int, **kw):
 
 @pytest.mark.parametrize("tasks", [1, 3])
 def test_union_of_task_processes_equals_a_single_run(
-    shard_input, forest, dev_dataset, unique, tasks
+    shard_input, forest, dev_outputs, unique, tasks
 ):
-    single = _single_run(shard_input, forest, f"{dev_dataset}.single_{unique}")
-    out = f"{dev_dataset}.sharded_{unique}"
+    single = _single_run(shard_input, forest, f"{dev_outputs}.single_{unique}")
+    out = f"{dev_outputs}.sharded_{unique}"
     job_id = f"shard-{unique}"
     plan = _plan(shard_input, forest, out, job_id, tasks, chunk_rows=64)
     # The emulator answers every read session with one stream: the hash split is used.
@@ -85,10 +85,10 @@ def test_union_of_task_processes_equals_a_single_run(
             bigquery_client().get_table(str(table))
 
 
-def test_killed_task_rerun_gives_exactly_the_same_rows(shard_input, dev_dataset, unique):
+def test_killed_task_rerun_gives_exactly_the_same_rows(shard_input, dev_outputs, unique):
     slow = publish(SlowModel(trained_forest(), seconds=0.4))
-    single = _single_run(shard_input, slow, f"{dev_dataset}.single_{unique}")
-    out = f"{dev_dataset}.killed_{unique}"
+    single = _single_run(shard_input, slow, f"{dev_outputs}.single_{unique}")
+    out = f"{dev_outputs}.killed_{unique}"
     job_id = f"kill-{unique}"
     _plan(shard_input, slow, out, job_id, 3, chunk_rows=40)
     victim = start_task(job_id, 1, 3)
@@ -108,8 +108,8 @@ def test_killed_task_rerun_gives_exactly_the_same_rows(shard_input, dev_dataset,
     assert get_job("dev", job_id).status == "succeeded"
 
 
-def test_publish_and_reruns_after_publish_never_duplicate(shard_input, forest, dev_dataset, unique):
-    out = f"{dev_dataset}.twice_{unique}"
+def test_publish_and_reruns_after_publish_never_duplicate(shard_input, forest, dev_outputs, unique):
+    out = f"{dev_outputs}.twice_{unique}"
     job_id = f"twice-{unique}"
     plan = _plan(shard_input, forest, out, job_id, 2, chunk_rows=200)
     for index in range(2):  # in-process tasks: same code as the entry point
@@ -120,8 +120,8 @@ def test_publish_and_reruns_after_publish_never_duplicate(shard_input, forest, d
     assert shard_store("dev").published(job_id) == ROWS
 
 
-def test_concurrent_publishers_publish_once(shard_input, forest, dev_dataset, unique):
-    out = f"{dev_dataset}.race_{unique}"
+def test_concurrent_publishers_publish_once(shard_input, forest, dev_outputs, unique):
+    out = f"{dev_outputs}.race_{unique}"
     job_id = f"race-{unique}"
     plan = _plan(shard_input, forest, out, job_id, 2, chunk_rows=300)
     store = shard_store("dev")
@@ -134,8 +134,8 @@ def test_concurrent_publishers_publish_once(shard_input, forest, dev_dataset, un
     assert store.published(job_id) is None
 
 
-def test_plan_is_fixed_per_job_id(shard_input, forest, dev_dataset, unique):
-    out = f"{dev_dataset}.plan_{unique}"
+def test_plan_is_fixed_per_job_id(shard_input, forest, dev_outputs, unique):
+    out = f"{dev_outputs}.plan_{unique}"
     first = _plan(shard_input, forest, out, f"plan-{unique}", 2)
     again = _plan(shard_input, forest, out, f"plan-{unique}", 2)
     assert again == first
@@ -145,12 +145,12 @@ def test_plan_is_fixed_per_job_id(shard_input, forest, dev_dataset, unique):
         run_task("dev", f"plan-{unique}", index=0, count=3)
 
 
-def test_hash_split_needs_a_usable_key(shard_input, forest, dev_dataset, unique):
+def test_hash_split_needs_a_usable_key(shard_input, forest, dev_outputs, unique):
     with pytest.raises(InvalidInput, match="shard key"):
-        _plan(shard_input, forest, f"{dev_dataset}.k_{unique}", f"k-{unique}", 2, shard_key="nope")
+        _plan(shard_input, forest, f"{dev_outputs}.k_{unique}", f"k-{unique}", 2, shard_key="nope")
     with pytest.raises(InvalidInput, match="shard key"):
         _plan(
-            shard_input, forest, f"{dev_dataset}.k_{unique}", f"k2-{unique}", 2, id_columns=["f0"]
+            shard_input, forest, f"{dev_outputs}.k_{unique}", f"k2-{unique}", 2, id_columns=["f0"]
         )
 
 
@@ -175,7 +175,7 @@ def _published_rows(table: str, job_id: str) -> int:
     return int(next(iter(bigquery_client().query(sql, job_config=config).result()))["n"])
 
 
-def test_streams_split_reads_the_launchers_session(shard_input, forest, dev_dataset, unique):
+def test_streams_split_reads_the_launchers_session(shard_input, forest, dev_outputs, unique):
     """The emulator always gives one stream, so the plan is built by hand: ONE session for the
     job with stream 0 for task 0 and none for task 1 (what BigQuery does when it gives fewer
     streams than tasks). The tasks read the launcher's streams, not sessions of their own."""
@@ -183,10 +183,10 @@ def test_streams_split_reads_the_launchers_session(shard_input, forest, dev_data
 
     from mlsys.jobs.launcher import _session_streams
 
-    out = f"{dev_dataset}.streams_{unique}"
+    out = f"{dev_outputs}.streams_{unique}"
     job_id = f"streams-{unique}"
     hashed = _plan(shard_input, forest, f"{out}_h", f"h-{job_id}", 1)
-    streams, schema = _session_streams(parse_table_id(shard_input), hashed.columns, 2)
+    streams, schema = _session_streams(parse_table_id(shard_input), hashed.columns, 2, "dev")
     plan = dataclasses.replace(
         hashed,
         job_id=job_id,
@@ -203,8 +203,8 @@ def test_streams_split_reads_the_launchers_session(shard_input, forest, dev_data
     assert sorted(rows["row_id"]) == list(range(ROWS))
 
 
-def test_truncate_replaces_the_output_with_all_shards(shard_input, forest, dev_dataset, unique):
-    out = f"{dev_dataset}.trunc_{unique}"
+def test_truncate_replaces_the_output_with_all_shards(shard_input, forest, dev_outputs, unique):
+    out = f"{dev_outputs}.trunc_{unique}"
     for attempt in ("a", "b"):  # the second job replaces the first one's rows
         job_id = f"trunc-{attempt}-{unique}"
         _plan(shard_input, forest, out, job_id, 2, write_disposition="truncate")

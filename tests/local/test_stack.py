@@ -26,15 +26,22 @@ def test_session_stack_exports_every_endpoint(stack):
     assert stack.startup_seconds < 30
 
 
-def test_session_stack_created_buckets_and_datasets(stack, settings):
+def test_session_stack_has_a_project_per_environment(stack, settings):
     from mlsys.clients import bigquery_client, storage_client
 
+    assert stack.env["GCP_PROJECT_ID"] == stack.env["GCP_PROJECT_ID_DEV"] == "mlsys-local-dev"
+    projects = {env: settings.project_for(env) for env in ("dev", "staging", "prod")}
+    assert len(set(projects.values())) == 3
     buckets = {b.name for b in storage_client().list_buckets()}
-    datasets = {d.dataset_id for d in bigquery_client().list_datasets()}
-    for env in ("dev", "staging", "prod"):
+    for env, project in projects.items():
         assert f"mlsys-models-{env}" in buckets
-        assert f"mlsys_{env}" in datasets
-        assert f"mlsys_ops_{env}" in datasets  # job bookkeeping, writable by the service
+        datasets = {d.dataset_id for d in bigquery_client(env).list_datasets(project=project)}
+        # registry, job bookkeeping (writable by the service) and outputs, each in its project
+        assert {f"mlsys_{env}", f"mlsys_ops_{env}", f"mlsys_predictions_{env}"} <= datasets
+        others = {p for e, p in projects.items() if e != env}
+        for other in others:
+            listed = {d.dataset_id for d in bigquery_client(env).list_datasets(project=other)}
+            assert f"mlsys_{env}" not in listed
     # Unversioned locally on purpose: see mlsys.provision.ensure_bucket.
     assert not storage_client().get_bucket("mlsys-models-dev").versioning_enabled
 

@@ -13,13 +13,15 @@ from mlsys.bq import bq_put
 from mlsys.demo import shifted
 from mlsys.examples import titanic
 from mlsys.registry import ModelVersion, wait_for_version
+from mlsys.settings import get_settings
 from mlsys.upload import log_model
 from tests.promote.helpers import load_titanic_tables
 
 
 @pytest.fixture(scope="session")
 def titanic_tables(stack) -> dict[str, str]:
-    """``train``, ``test`` and ``shifted`` (Age + 20, Fare x 3) table ids in mlsys_dev."""
+    """``train``, ``test`` and ``shifted`` (Age + 20, Fare x 3) table ids in mlsys_dev, and
+    ``out``: the dataset prediction outputs go to (mlsys_predictions_dev)."""
     train_table = load_titanic_tables()
     dataset = train_table.rsplit(".", 1)[0]
     _, test = titanic.split(titanic.load_csv())
@@ -33,6 +35,7 @@ def titanic_tables(stack) -> dict[str, str]:
         "test": f"{dataset}.titanic_test",
         "shifted": f"{dataset}.titanic_test_shifted",
         "dataset": dataset,
+        "out": get_settings().predictions_dataset_ref("dev"),
     }
 
 

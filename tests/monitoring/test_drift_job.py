@@ -32,7 +32,7 @@ def predict(tables, source: str, mv, unique: str, **kw):
     return run_prediction(
         env="dev",
         input_table=tables[source],
-        output_table=f"{tables['dataset']}.drift_out_{unique}",
+        output_table=f"{tables['out']}.drift_out_{unique}",
         model_name=mv.model_name,
         model_version=mv.version_label,
         **kw,

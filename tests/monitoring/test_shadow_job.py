@@ -37,7 +37,7 @@ def exists(table: str) -> bool:
 def test_a_shadow_job_writes_the_same_ids_and_records_the_agreement(
     stack, titanic_tables, titanic_train, titanic_model, versions, unique
 ):
-    output = f"{titanic_tables['dataset']}.shadow_out_{unique}"
+    output = f"{titanic_tables['out']}.shadow_out_{unique}"
     job = run_prediction(
         env="dev",
         input_table=titanic_tables["test"],
@@ -75,7 +75,7 @@ def test_a_shadow_job_writes_the_same_ids_and_records_the_agreement(
 
 
 def test_a_shadow_job_through_the_service(stack, titanic_tables, versions, unique):
-    output = f"{titanic_tables['dataset']}.shadow_api_{unique}"
+    output = f"{titanic_tables['out']}.shadow_api_{unique}"
     body = {
         "env": "dev",
         "input_table": titanic_tables["test"],
@@ -97,7 +97,7 @@ def test_a_shadow_job_through_the_service(stack, titanic_tables, versions, uniqu
 def test_a_bad_shadow_version_is_refused_before_any_row_is_written(
     titanic_tables, versions, unique, shadow_version, error
 ):
-    output = f"{titanic_tables['dataset']}.shadow_bad_{unique}"
+    output = f"{titanic_tables['out']}.shadow_bad_{unique}"
     with pytest.raises(error):
         run_prediction(
             env="dev",
@@ -120,7 +120,7 @@ def test_a_shadow_that_fails_half_way_publishes_neither_output(
         RandomForestClassifier(n_estimators=3, random_state=0).fit(x[cols], y)
     )
     log_and_wait(flaky, model_name, x[cols], y)
-    output = f"{titanic_tables['dataset']}.shadow_fail_{unique}"
+    output = f"{titanic_tables['out']}.shadow_fail_{unique}"
     job_id = f"shadowfail-{unique}"
     with pytest.raises(RuntimeError, match="half-way"):
         run_prediction(
@@ -137,7 +137,7 @@ def test_a_shadow_that_fails_half_way_publishes_neither_output(
         assert bq_get(f"SELECT COUNT(*) AS n FROM `{table}`")["n"].iloc[0] == 0
     leftovers = [
         t.table_id
-        for t in bigquery_client().list_tables(titanic_tables["dataset"])
+        for t in bigquery_client().list_tables(titanic_tables["out"])
         if job_id in t.table_id
     ]
     assert leftovers == []  # both staging tables are gone

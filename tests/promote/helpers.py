@@ -15,7 +15,7 @@ from mlsys.settings import get_settings
 def load_titanic_tables() -> str:
     """The demo's tables in mlsys_dev (idempotent); returns the training table id."""
     settings = get_settings()
-    dataset = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+    dataset = settings.dataset_ref("dev")
     train, test = titanic.split(titanic.load_csv())
     bq_put(train, f"{dataset}.titanic", "WRITE_TRUNCATE")
     bq_put(test.drop(columns=[titanic.TARGET]), f"{dataset}.titanic_test", "WRITE_TRUNCATE")

@@ -10,6 +10,7 @@ from mlsys.examples import titanic
 from mlsys.predict import run_prediction
 from mlsys.promote import parse_config, promote
 from mlsys.registry import get_version, wait_for_version
+from mlsys.settings import get_settings
 from mlsys.upload import log_model
 
 
@@ -46,7 +47,7 @@ def test_a_challenger_that_disagrees_with_the_champion_is_refused(champion, trai
     run_prediction(
         env="staging",
         input_table=f"{dataset}.titanic_test",
-        output_table=f"{dataset}.agree_{unique}",
+        output_table=f"{get_settings().predictions_dataset_ref('staging')}.agree_{unique}",
         model_name=name,
         model_version="champion",
     )
@@ -74,7 +75,7 @@ def test_a_challenger_that_agrees_is_promoted(champion, training_table, unique):
     run_prediction(
         env="staging",
         input_table=f"{dataset}.titanic_test",
-        output_table=f"{dataset}.agree_{unique}",
+        output_table=f"{get_settings().predictions_dataset_ref('staging')}.agree_{unique}",
         model_name=name,
         model_version="champion",
     )

@@ -23,12 +23,18 @@ def model(stack):
 
 @pytest.fixture(scope="module")
 def tables(stack, settings):
-    ds = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+    ds = settings.dataset_ref("dev")
     frame = numeric_frame(100, seed=4)
     bq_put(frame, f"{ds}.api_in", "WRITE_TRUNCATE")
     bq_put(frame.drop(columns=["f1", "f3"]), f"{ds}.api_missing", "WRITE_TRUNCATE")
     bq_put(frame.assign(f2=frame["f2"].astype(str)), f"{ds}.api_strings", "WRITE_TRUNCATE")
     return ds
+
+
+@pytest.fixture(scope="module")
+def outputs(settings) -> str:
+    """Outputs go to the predictions dataset: the service may write there, not the registry's."""
+    return settings.predictions_dataset_ref("dev")
 
 
 @pytest.fixture(scope="module")
@@ -43,11 +49,11 @@ def service(settings) -> httpx.Client:
         yield http
 
 
-def test_post_predict_through_the_running_service(service, model, tables, unique):
+def test_post_predict_through_the_running_service(service, model, tables, outputs, unique):
     body = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_out_{unique}",
+        "output_table": f"{outputs}.api_out_{unique}",
         "model_name": model.model_name,
         "model_version": "v1",
         "job_id": f"api-{unique}",
@@ -57,15 +63,15 @@ def test_post_predict_through_the_running_service(service, model, tables, unique
     assert first.json()["status"] == "succeeded" and first.json()["rows_written"] == 100
     again = service.post("/predict", json=body)
     assert again.json()["rows_written"] == 100
-    n = bq_get(f"SELECT COUNT(*) AS n FROM `{tables}.api_out_{unique}`")["n"].iloc[0]
+    n = bq_get(f"SELECT COUNT(*) AS n FROM `{outputs}.api_out_{unique}`")["n"].iloc[0]
     assert n == 100
 
 
-def test_get_predict_stays_compatible_with_the_seed(service, model, tables, unique):
+def test_get_predict_stays_compatible_with_the_seed(service, model, tables, outputs, unique):
     params = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_seed_{unique}",
+        "output_table": f"{outputs}.api_seed_{unique}",
         "model_name": model.model_name,
         "model_version": "1",
     }
@@ -74,10 +80,12 @@ def test_get_predict_stays_compatible_with_the_seed(service, model, tables, uniq
     assert response.json()["model_version"] == 1
 
 
-def test_async_job_is_followed_from_another_instance(service, client, model, tables, unique):
+def test_async_job_is_followed_from_another_instance(
+    service, client, model, tables, outputs, unique
+):
     body = {
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_async_{unique}",
+        "output_table": f"{outputs}.api_async_{unique}",
         "model_name": model.model_name,
         "async": True,
     }
@@ -118,12 +126,12 @@ BAD = [
     ("changes", "status", "code", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
 )
 def test_bad_requests_get_a_clear_error(
-    client, model, tables, unique, changes, status, code, words
+    client, model, tables, outputs, unique, changes, status, code, words
 ):
     body = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_bad_{unique}",
+        "output_table": f"{outputs}.api_bad_{unique}",
         "model_name": model.model_name,
     }
     for key, value in changes.items():

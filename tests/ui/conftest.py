@@ -80,7 +80,7 @@ def make_demo_data() -> dict[str, Any]:
 
     summary = run_demo(Console(record=True, width=120), start_stack=False)
     settings = get_settings()
-    dataset = f"{settings.gcp_project_id}.{settings.dataset_for('dev')}"
+    dataset = settings.dataset_ref("dev")
     train, _ = titanic.split(titanic.load_csv())
     x, y = train[titanic.FEATURES], train[titanic.TARGET]
     cols = ["Pclass", "SibSp", "Parch", "Fare"]
@@ -100,7 +100,7 @@ def make_demo_data() -> dict[str, Any]:
     shadow = run_prediction(
         env="dev",
         input_table=f"{dataset}.titanic_test",
-        output_table=f"{dataset}.titanic_predictions",
+        output_table=f"{settings.predictions_dataset_ref('dev')}.titanic_predictions",
         model_name=titanic.MODEL_NAME,
         model_version=f"v{summary['version']}",
         id_columns=["PassengerId", "Name"],

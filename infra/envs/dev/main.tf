@@ -38,4 +38,7 @@ module "mlsys" {
   prediction_input_datasets = var.prediction_input_datasets
   artifact_registry_readers = var.artifact_registry_readers
   initial_image             = var.initial_image
+  models_bucket_name        = var.models_bucket_name
+  # staging's promoter reads this environment to copy a version into staging.
+  downstream_promoter = "serviceAccount:mlsys-promoter-staging@${coalesce(var.next_project_id, var.project_id)}.iam.gserviceaccount.com"
 }

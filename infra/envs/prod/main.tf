@@ -38,4 +38,5 @@ module "mlsys" {
   prediction_input_datasets = var.prediction_input_datasets
   artifact_registry_readers = var.artifact_registry_readers
   initial_image             = var.initial_image
+  models_bucket_name        = var.models_bucket_name
 }

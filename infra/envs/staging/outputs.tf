@@ -57,3 +57,8 @@ output "planner_service_account" {
   description = "Read-only service account of terraform plan."
   value       = module.mlsys.planner_service_account
 }
+
+output "promoter_service_account" {
+  description = "Service account promote-model.yml impersonates to promote into this environment (null for dev)."
+  value       = module.mlsys.promoter_service_account
+}

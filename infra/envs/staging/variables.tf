@@ -44,3 +44,16 @@ variable "initial_image" {
   description = "Image for the first creation of the Cloud Run service and job (the deploy workflow passes the digest it deploys); ignored afterwards."
   default     = "us-docker.pkg.dev/cloudrun/container/hello"
 }
+
+variable "models_bucket_name" {
+  type        = string
+  description = "Models bucket name; null: {project_id}-mlsys-models-{env} (bucket names are global)."
+  default     = null
+}
+
+
+variable "next_project_id" {
+  type        = string
+  description = "Project of the prod environment, whose promoter copies versions out of this one (null or empty: this environment's project)."
+  default     = null
+}

@@ -11,20 +11,23 @@ locals {
     environment = var.environment
   })
 
-  models_bucket_name = "mlsys-models-${var.environment}"
+  # Bucket names are global across all of Google Cloud: the default carries the project id,
+  # so two users (or two environments in one project) never collide.
+  models_bucket_name = coalesce(var.models_bucket_name, "${var.project_id}-mlsys-models-${var.environment}")
   dataset_id         = "mlsys_${var.environment}"
+  env_upper          = upper(var.environment)
 
-  # Settings read by mlsys.settings (the only place that reads the environment).
+  # Settings read by mlsys.settings (the only place that reads the environment): every name
+  # the service, the function and the job use comes from here, none is a literal in the code.
   app_env = {
-    GCP_PROJECT_ID            = var.project_id
-    GCP_REGION                = var.region
-    MLSYS_ENV                 = var.environment
-    MLSYS_DATASET             = local.dataset_id
-    MLSYS_DATASET_PREFIX      = "mlsys"
-    BQ_LOCATION               = var.region
-    GCS_BUCKET_MODELS_DEV     = "mlsys-models-dev"
-    GCS_BUCKET_MODELS_STAGING = "mlsys-models-staging"
-    GCS_BUCKET_MODELS_PROD    = "mlsys-models-prod"
+    GCP_PROJECT_ID                                    = var.project_id
+    (format("GCP_PROJECT_ID_%s", local.env_upper))    = var.project_id
+    (format("GCS_BUCKET_MODELS_%s", local.env_upper)) = local.models_bucket_name
+    GCP_REGION                                        = var.region
+    MLSYS_ENV                                         = var.environment
+    MLSYS_DATASET_PREFIX                              = "mlsys"
+    BQ_LOCATION                                       = var.region
+    MLSYS_PREDICT_JOB                                 = local.job_name
   }
 }
 

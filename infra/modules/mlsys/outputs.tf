@@ -1,5 +1,5 @@
 output "models_bucket" {
-  description = "Name of the models bucket (gs://mlsys-models-{env})."
+  description = "Name of the models bucket ({project_id}-mlsys-models-{env} unless models_bucket_name is set)."
   value       = google_storage_bucket.models.name
 }
 
@@ -69,4 +69,9 @@ output "planner_service_account" {
 output "predict_service_account" {
   description = "Service account of the prediction service and job; grant it dataViewer on input datasets elsewhere."
   value       = google_service_account.predict.email
+}
+
+output "promoter_service_account" {
+  description = "Service account promote-model.yml impersonates to promote into this environment (null for dev)."
+  value       = local.promotes_into ? google_service_account.promoter[0].email : null
 }

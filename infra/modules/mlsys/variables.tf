@@ -18,6 +18,23 @@ variable "environment" {
   }
 }
 
+variable "models_bucket_name" {
+  type        = string
+  description = "Name of the models bucket. Bucket names are global across Google Cloud, so the default (null) is {project_id}-mlsys-models-{environment}."
+  default     = null
+
+  validation {
+    condition     = var.models_bucket_name == null ? true : can(regex("^[a-z0-9][a-z0-9._-]{1,61}[a-z0-9]$", var.models_bucket_name))
+    error_message = "The models_bucket_name must be a valid bucket name (3-63 lowercase letters, digits, dots, hyphens, underscores)."
+  }
+}
+
+variable "downstream_promoter" {
+  type        = string
+  description = "IAM member of the next environment's promoter (staging's for dev, prod's for staging), e.g. serviceAccount:mlsys-promoter-staging@PROJECT.iam.gserviceaccount.com. It may read this environment's models bucket and registry, and run the queries that read them here. null: nobody promotes from this environment."
+  default     = null
+}
+
 variable "github_repository" {
   type        = string
   description = "GitHub repository (owner/name) whose workflows may authenticate through Workload Identity Federation."

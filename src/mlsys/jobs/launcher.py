@@ -76,8 +76,9 @@ def plan_job(
     """Validate a sharded prediction and record its plan (the same plan for a retried id)."""
     check_env(env)
     settings = get_settings()
-    input_ref = parse_table_id(input_table, default_project=settings.gcp_project_id)
-    output_ref = parse_table_id(output_table, default_project=settings.gcp_project_id)
+    project = settings.project_for(env)
+    input_ref = parse_table_id(input_table, default_project=project)
+    output_ref = parse_table_id(output_table, default_project=project)
     if write_disposition not in DISPOSITIONS:
         raise InvalidInput(
             f"write_disposition {write_disposition!r}: expected one of {', '.join(DISPOSITIONS)}"
@@ -88,12 +89,14 @@ def plan_job(
     if existing is not None:
         return existing
     model = resolve_model(env, model_name, model_version)
-    schema, num_rows = _input_schema(input_ref)
+    schema, num_rows = _input_schema(input_ref, env)
     features = plan_features(model.model, model.metadata)
     check_input(schema, features)
     ids = list(id_columns) if id_columns else default_id_columns(schema, features, RESERVED)
     columns = tuple(dict.fromkeys([*features.names, *ids]))
-    streams, stream_schema = _session_streams(input_ref, columns, tasks) if tasks > 1 else ((), "")
+    streams, stream_schema = (
+        _session_streams(input_ref, columns, tasks, env) if tasks > 1 else ((), "")
+    )
     plan = ShardPlan(
         job_id=job_id,
         env=env,
@@ -180,7 +183,8 @@ def job_resource(env: str, settings: Settings | None = None) -> str:
     """``projects/{p}/locations/{region}/jobs/{name}`` of the env's prediction job."""
     settings = settings or get_settings()
     name = settings.predict_job_name or f"mlsys-predict-job-{check_env(env)}"
-    return f"projects/{settings.gcp_project_id}/locations/{settings.gcp_region}/jobs/{name}"
+    project = settings.project_for(env)
+    return f"projects/{project}/locations/{settings.gcp_region}/jobs/{name}"
 
 
 def task_args(plan: ShardPlan) -> list[str]:
@@ -247,9 +251,9 @@ def _existing_plan(
     return plan
 
 
-def _input_schema(ref: TableRef) -> tuple[pa.Schema, int | None]:
+def _input_schema(ref: TableRef, env: str) -> tuple[pa.Schema, int | None]:
     try:
-        table = bigquery_client().get_table(str(ref))
+        table = bigquery_client(env).get_table(str(ref))
     except gexc.NotFound:
         raise TableNotFound(f"input table {ref} does not exist") from None
     rows = int(table.num_rows) if table.num_rows is not None else None
@@ -257,7 +261,7 @@ def _input_schema(ref: TableRef) -> tuple[pa.Schema, int | None]:
 
 
 def _session_streams(
-    ref: TableRef, columns: Sequence[str], tasks: int
+    ref: TableRef, columns: Sequence[str], tasks: int, env: str
 ) -> tuple[tuple[str, ...], str]:
     """ONE read session for the job with up to ``tasks`` streams (BigQuery may give fewer):
     the stream names and the base64 Arrow schema of their rows."""
@@ -265,8 +269,9 @@ def _session_streams(
 
     from google.cloud.bigquery_storage_v1 import types
 
-    session = bigquery_read_client().create_read_session(
-        parent=f"projects/{ref.project}",
+    # Billed to the environment's project, never the input table's.
+    session = bigquery_read_client(env).create_read_session(
+        parent=f"projects/{get_settings().project_for(env)}",
         read_session=types.ReadSession(
             table=f"projects/{ref.project}/datasets/{ref.dataset}/tables/{ref.table}",
             data_format=types.DataFormat.ARROW,

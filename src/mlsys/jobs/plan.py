@@ -120,23 +120,21 @@ class ShardStore:
     """Append-only rows of sharded jobs: ``plan``, ``launch``, ``task`` and ``publish``."""
 
     def __init__(self, env: str) -> None:
-        settings = get_settings()
         self.env = check_env(env)
-        dataset = settings.ops_dataset_for(env)
-        self.table_id = f"{settings.gcp_project_id}.{dataset}.{SHARDS_TABLE}"
+        self.table_id = f"{get_settings().ops_dataset_ref(env)}.{SHARDS_TABLE}"
         self._ready = False
 
     def _ensure_table(self) -> None:
         if self._ready:
             return
-        ensure_schema_table(bigquery_client(), self.table_id, "prediction_shards.json")
+        ensure_schema_table(bigquery_client(self.env), self.table_id, "prediction_shards.json")
         self._ready = True
 
     def append(self, job_id: str, kind: str, **values: Any) -> None:
         self._ensure_table()
         row = {"job_id": job_id, "kind": kind, **values}
         row["recorded_at"] = dt.datetime.now(dt.UTC).isoformat()
-        errors = bigquery_client().insert_rows_json(self.table_id, [row])
+        errors = bigquery_client(self.env).insert_rows_json(self.table_id, [row])
         if errors:
             raise ConfigError(f"could not record {kind} of job {job_id}: {errors}")
 
@@ -152,7 +150,7 @@ class ShardStore:
             where += " AND kind = @kind"
         sql = f"SELECT * FROM `{self.table_id}` WHERE {where} ORDER BY recorded_at"
         config = bigquery.QueryJobConfig(query_parameters=params)
-        result = bigquery_client().query(sql, job_config=config).result()
+        result = bigquery_client(self.env).query(sql, job_config=config).result()
         return [dict(row.items()) for row in result]
 
     # -- typed helpers ---------------------------------------------------------------------

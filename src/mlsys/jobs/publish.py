@@ -44,32 +44,32 @@ def publish_if_complete(plan: ShardPlan, *, force_claim: bool = False) -> int | 
     if len(done) < plan.task_count:
         log.info("job %s: %d of %d shards staged", plan.job_id, len(done), plan.task_count)
         return None
-    output = parse_table_id(plan.output_table, default_project=get_settings().gcp_project_id)
+    output = parse_table_id(plan.output_table, default_project=get_settings().project_for(plan.env))
     claim = claim_table(output, plan.job_id)
-    if not _claim(claim, plan.job_id) and not force_claim:
+    if not _claim(claim, plan.job_id, plan.env) and not force_claim:
         log.info("job %s: another task is publishing", plan.job_id)
         return None
     try:
         rows = _publish(plan, output)
     except BaseException:
-        _drop(claim)  # let a retry publish
+        _drop(claim, plan.env)  # let a retry publish
         raise
     store.append(plan.job_id, "publish", rows=rows)
     _record_success(plan, rows, sum(t.rows for t in done.values()))
     for index in range(plan.task_count):
-        _drop(task_table(output, plan.job_id, index))
-    _drop(claim)
+        _drop(task_table(output, plan.job_id, index), plan.env)
+    _drop(claim, plan.env)
     log.info("job %s published %d rows into %s", plan.job_id, rows, output)
     return rows
 
 
-def _claim(claim: TableRef, job_id: str) -> bool:
+def _claim(claim: TableRef, job_id: str, env: str) -> bool:
     from google.cloud import bigquery
 
     table = bigquery.Table(str(claim), schema=[bigquery.SchemaField("job_id", "STRING")])
     table.description = f"mlsys: job {job_id} is being published (dropped when done)"
     try:
-        bigquery_client().create_table(table)
+        bigquery_client(env).create_table(table)
     except gexc.Conflict:
         return False
     return True
@@ -78,7 +78,7 @@ def _claim(claim: TableRef, job_id: str) -> bool:
 def _publish(plan: ShardPlan, output: TableRef) -> int:
     from google.cloud import bigquery
 
-    client = bigquery_client()
+    client = bigquery_client(plan.env)
     tables = [task_table(output, plan.job_id, i) for i in range(plan.task_count)]
     schema = client.get_table(str(tables[0])).schema
     columns = ", ".join(f"`{check_column(f.name)}`" for f in schema)
@@ -118,8 +118,8 @@ def _record_success(plan: ShardPlan, rows: int, rows_done: int) -> None:
     jobs.save(record)
 
 
-def _drop(table: TableRef) -> None:
+def _drop(table: TableRef, env: str) -> None:
     try:
-        bigquery_client().delete_table(str(table), not_found_ok=True)
+        bigquery_client(env).delete_table(str(table), not_found_ok=True)
     except gexc.GoogleAPIError as exc:  # the output is already right; say so and go on
         log.warning("could not drop %s: %s", table, exc)

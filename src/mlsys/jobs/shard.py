@@ -51,15 +51,17 @@ class ShardSource:
         streams: Sequence[str] | None,
         row_restriction: str | None,
         chunk_rows: int,
+        env: str,
         stream_schema: pa.Schema | None = None,
     ) -> None:
         self.ref = ref
+        self.env = env
         self.streams = streams
         self.stream_schema = stream_schema
         self.row_restriction = row_restriction
         self.chunk_rows = chunk_rows
         try:
-            table = bigquery_client().get_table(str(ref))
+            table = bigquery_client(env).get_table(str(ref))
         except gexc.NotFound:
             raise TableNotFound(f"input table {ref} does not exist") from None
         self.schema = arrow_schema(table.schema)
@@ -72,8 +74,9 @@ class ShardSource:
         from google.cloud.bigquery_storage_v1 import types
 
         ref = self.ref
-        session = bigquery_read_client().create_read_session(
-            parent=f"projects/{ref.project}",
+        # Billed to the environment's project, never the input table's.
+        session = bigquery_read_client(self.env).create_read_session(
+            parent=f"projects/{get_settings().project_for(self.env)}",
             read_session=types.ReadSession(
                 table=f"projects/{ref.project}/datasets/{ref.dataset}/tables/{ref.table}",
                 data_format=types.DataFormat.ARROW,
@@ -87,7 +90,7 @@ class ShardSource:
         return schema, [s.name for s in session.streams]
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        client = bigquery_read_client()
+        client = bigquery_read_client(self.env)
         target = pa.schema([self.schema.field(c) for c in columns])
         schema, names = self._streams(columns)
 
@@ -107,9 +110,18 @@ class TaskSink(BigQuerySink):
     """The prediction sink, staging into the task's own table; ``commit`` does NOT publish."""
 
     def __init__(
-        self, output: TableRef, *, job_id: str, index: int, disposition: str, flush_rows: int = 0
+        self,
+        output: TableRef,
+        *,
+        job_id: str,
+        index: int,
+        disposition: str,
+        env: str,
+        flush_rows: int = 0,
     ) -> None:
-        super().__init__(output, job_id=job_id, disposition=disposition, flush_rows=flush_rows)
+        super().__init__(
+            output, job_id=job_id, disposition=disposition, flush_rows=flush_rows, env=env
+        )
         self.staging = task_table(output, job_id, index)
 
     def commit(self) -> int:
@@ -153,8 +165,9 @@ def run_task(env: str, job_id: str, *, index: int, count: int, attempt: int = 0)
 
 def _predict_shard(plan: ShardPlan, index: int) -> int:
     settings = get_settings()
-    input_ref = parse_table_id(plan.input_table, default_project=settings.gcp_project_id)
-    output_ref = parse_table_id(plan.output_table, default_project=settings.gcp_project_id)
+    project = settings.project_for(plan.env)
+    input_ref = parse_table_id(plan.input_table, default_project=project)
+    output_ref = parse_table_id(plan.output_table, default_project=project)
     chunk_rows = plan.chunk_rows or settings.predict_chunk_rows
     model = resolve_model(plan.env, plan.model_name, plan.model_version)
     features = plan_features(model.model, model.metadata)
@@ -163,6 +176,7 @@ def _predict_shard(plan: ShardPlan, index: int) -> int:
         streams=plan.streams_of(index) if plan.split == "streams" else None,
         row_restriction=plan.row_restriction(index),
         chunk_rows=chunk_rows,
+        env=plan.env,
         stream_schema=plan.stream_schema(),
     )
     check_input(source.schema, features)
@@ -181,6 +195,7 @@ def _predict_shard(plan: ShardPlan, index: int) -> int:
         job_id=plan.job_id,
         index=index,
         disposition=plan.write_disposition,
+        env=plan.env,
         flush_rows=chunk_rows,
     )
     result = predict_stream(

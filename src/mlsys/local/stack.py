@@ -29,7 +29,12 @@ from mlsys.local import processes
 from mlsys.local.processes import ProcessRecord
 from mlsys.settings import ENVIRONMENTS, LOCAL_DIR_NAME, LOCAL_ENV_NAME, find_project_root
 
-PROJECT_ID = "mlsys-local"
+#: A project per environment, as on Google Cloud (the tested default layout). GCP_PROJECT_ID is the
+#: dev project, so the seed's notebook code keeps working unchanged.
+PROJECTS = {"dev": "mlsys-local-dev", "staging": "mlsys-local-staging", "prod": "mlsys-local-prod"}
+#: ``layout="single"``: every environment in one project (the other supported layout).
+SINGLE_PROJECT = "mlsys-local"
+PROJECT_ID = PROJECTS["dev"]
 PUBSUB_TOPIC = "gcs-object-events"
 STARTUP_TIMEOUT_S = 60.0
 FUNCTION_TARGET = "on_gcs_event"
@@ -91,7 +96,12 @@ def _fake_gcs_binary() -> str:
 class LocalStack:
     """Start, inspect and stop the local stack rooted at a project folder."""
 
-    def __init__(self, root: Path | None = None, state_dir: Path | None = None) -> None:
+    def __init__(
+        self, root: Path | None = None, state_dir: Path | None = None, *, layout: str = "per-env"
+    ) -> None:
+        if layout not in ("per-env", "single"):
+            raise ValueError(f"layout {layout!r}: expected 'per-env' or 'single'")
+        self.layout = layout
         self.root = (root or find_project_root()).resolve()
         self.state_dir = state_dir or self.root / LOCAL_DIR_NAME
         self.state_file = self.state_dir / "state.json"
@@ -159,7 +169,7 @@ class LocalStack:
             for name in ("gcs", "bigquery", "bigquery_grpc", "bridge", "function", "service")
         }
         env = {
-            "GCP_PROJECT_ID": PROJECT_ID,
+            **self.project_env(),
             "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{ports['gcs']}",
             "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{ports['bigquery']}",
             "BIGQUERY_STORAGE_EMULATOR_HOST": f"127.0.0.1:{ports['bigquery_grpc']}",
@@ -215,6 +225,15 @@ class LocalStack:
         self._write_env_file(env)
         return StackInfo(self.root, records, env, time.time(), elapsed)
 
+    def project_env(self) -> dict[str, str]:
+        """The project settings of this stack's layout (written to local.env)."""
+        if self.layout == "single":
+            return {"GCP_PROJECT_ID": SINGLE_PROJECT}
+        return {
+            "GCP_PROJECT_ID": PROJECTS["dev"],
+            **{f"GCP_PROJECT_ID_{env.upper()}": project for env, project in PROJECTS.items()},
+        }
+
     def _specs(
         self, ports: dict[str, int], env: dict[str, str]
     ) -> dict[str, tuple[list[str], str, dict[str, str]]]:
@@ -237,7 +256,7 @@ class LocalStack:
                     "-log-level",
                     "warn",
                     "-event.pubsub-project-id",
-                    PROJECT_ID,
+                    env["GCP_PROJECT_ID"],
                     "-event.pubsub-topic",
                     PUBSUB_TOPIC,
                     "-event.list",
@@ -260,11 +279,12 @@ class LocalStack:
                     str(ports["bigquery_grpc"]),
                     "--ephemeral",
                     "--project",
-                    PROJECT_ID,
+                    env["GCP_PROJECT_ID"],
                     "--log-level",
                     "warning",
                 ],
-                f"{env['BIGQUERY_EMULATOR_HOST']}/bigquery/v2/projects/{PROJECT_ID}/datasets",
+                f"{env['BIGQUERY_EMULATOR_HOST']}/bigquery/v2/projects/{env['GCP_PROJECT_ID']}"
+                "/datasets",
                 {"HOME": str(_duckdb_home())},
             ),
             "bridge": (
@@ -330,7 +350,11 @@ class LocalStack:
 
     @staticmethod
     def _child_env(env: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-        child = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
+        # The stack alone decides its projects: a GCP_PROJECT_ID_* of the caller's shell (or of
+        # another stack) must not leak into its components.
+        child = {
+            k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GCP_PROJECT_ID_"))
+        }
         child.update(env)
         child.update(extra)
         child.setdefault("PYTHONUNBUFFERED", "1")

@@ -225,7 +225,11 @@ def _add_shadow(
         features=features,
         output=shadow_output,
         sink=BigQuerySink(
-            table, job_id=monitor.job_id, disposition=disposition, flush_rows=flush_rows
+            table,
+            job_id=monitor.job_id,
+            disposition=disposition,
+            flush_rows=flush_rows,
+            env=monitor.env,
         ),
         agreement=agreement_for(champion.model, challenger.model, edges),
     )

@@ -127,23 +127,21 @@ class BigQueryJobStore:
     """
 
     def __init__(self, env: str) -> None:
-        settings = get_settings()
         self.env = check_env(env)
-        dataset = settings.ops_dataset_for(env)
-        self.table_id = f"{settings.gcp_project_id}.{dataset}.{JOBS_TABLE}"
+        self.table_id = f"{get_settings().ops_dataset_ref(env)}.{JOBS_TABLE}"
         self.local = MemoryJobStore()
         self._ready = False
 
     def _ensure_table(self) -> None:
         if self._ready:
             return
-        ensure_schema_table(bigquery_client(), self.table_id, "prediction_jobs.json")
+        ensure_schema_table(bigquery_client(self.env), self.table_id, "prediction_jobs.json")
         self._ready = True
 
     def save(self, record: JobRecord) -> None:
         self.local.save(record)
         self._ensure_table()
-        errors = bigquery_client().insert_rows_json(self.table_id, [record.to_row()])
+        errors = bigquery_client(self.env).insert_rows_json(self.table_id, [record.to_row()])
         if errors:
             log.error("could not record job %s: %s", record.job_id, errors)
 
@@ -162,7 +160,7 @@ class BigQueryJobStore:
             "ORDER BY updated_at DESC LIMIT 1"
         )
         try:
-            rows = list(bigquery_client().query(sql, job_config=config).result())
+            rows = list(bigquery_client(self.env).query(sql, job_config=config).result())
         except gexc.NotFound:
             return None
         return JobRecord.from_row(dict(rows[0].items())) if rows else None

@@ -93,8 +93,9 @@ def prepare_prediction(
     """Validate the request and load what the job needs; user errors surface here."""
     check_env(env)
     settings = get_settings()
-    source_ref = parse_table_id(input_table, default_project=settings.gcp_project_id)
-    output_ref = parse_table_id(output_table, default_project=settings.gcp_project_id)
+    project = settings.project_for(env)
+    source_ref = parse_table_id(input_table, default_project=project)
+    output_ref = parse_table_id(output_table, default_project=project)
     if write_disposition not in DISPOSITIONS:
         from mlsys.errors import InvalidInput
 
@@ -119,7 +120,9 @@ def prepare_prediction(
             return PreparedJob(record=done, store=store, reused=True)
     model = resolve_model(env, model_name, model_version)
     record.model_version = model.version
-    source = BigQueryReadSource(source_ref, chunk_rows=chunk_rows or settings.predict_chunk_rows)
+    source = BigQueryReadSource(
+        source_ref, chunk_rows=chunk_rows or settings.predict_chunk_rows, env=env
+    )
     features = plan_features(model.model, model.metadata)
     check_input(source.schema, features)
     if id_columns is None:
@@ -133,7 +136,11 @@ def prepare_prediction(
         job_id=job_id,
     )
     sink = BigQuerySink(
-        output_ref, job_id=job_id, disposition=write_disposition, flush_rows=chunk_rows or 0
+        output_ref,
+        job_id=job_id,
+        disposition=write_disposition,
+        flush_rows=chunk_rows or 0,
+        env=env,
     )
     if retry and write_disposition == "append":
         published = sink.already_published()

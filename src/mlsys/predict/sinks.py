@@ -78,7 +78,13 @@ class BigQuerySink:
     """Staging table per job + one atomic publish into the output table."""
 
     def __init__(
-        self, output: TableRef, *, job_id: str, disposition: str = "append", flush_rows: int = 0
+        self,
+        output: TableRef,
+        *,
+        job_id: str,
+        disposition: str = "append",
+        flush_rows: int = 0,
+        env: str | None = None,
     ) -> None:
         if disposition not in DISPOSITIONS:
             raise InvalidInput(
@@ -89,7 +95,7 @@ class BigQuerySink:
         self.disposition = disposition
         self.staging = staging_ref(output, job_id)
         self.flush_rows = flush_rows or FLUSH_ROWS
-        self.client = bigquery_client()
+        self.client = bigquery_client(env)
         self._pending: list[pa.RecordBatch] = []
         self._pending_rows = 0
         self.schema: pa.Schema | None = None

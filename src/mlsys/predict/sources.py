@@ -102,15 +102,18 @@ class MemorySource:
         self.chunk_rows = chunk_rows
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        yield from self.table.select(list(columns)).to_batches(max_chunksize=self.chunk_rows)
+        # A table built from pages (e.g. query results) may hold empty chunks: never score them.
+        chunks = self.table.select(list(columns)).to_batches(max_chunksize=self.chunk_rows)
+        yield from rebatch(iter(chunks), self.chunk_rows)
 
 
 class _BigQueryTable:
-    def __init__(self, ref: TableRef, *, chunk_rows: int) -> None:
+    def __init__(self, ref: TableRef, *, chunk_rows: int, env: str | None = None) -> None:
         self.ref = ref
+        self.env = env
         self.chunk_rows = chunk_rows
         try:
-            table = bigquery_client().get_table(str(ref))
+            table = bigquery_client(env).get_table(str(ref))
         except gexc.NotFound:
             raise TableNotFound(f"input table {ref} does not exist") from None
         self.schema = arrow_schema(table.schema)
@@ -125,16 +128,27 @@ class _BigQueryTable:
 class BigQueryReadSource(_BigQueryTable):
     """The BigQuery Storage Read API: Arrow batches from parallel streams, prefetched."""
 
-    def __init__(self, ref: TableRef, *, chunk_rows: int, streams: int = READ_STREAMS) -> None:
-        super().__init__(ref, chunk_rows=chunk_rows)
+    def __init__(
+        self,
+        ref: TableRef,
+        *,
+        chunk_rows: int,
+        streams: int = READ_STREAMS,
+        env: str | None = None,
+    ) -> None:
+        super().__init__(ref, chunk_rows=chunk_rows, env=env)
         self.streams = streams
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
         from google.cloud.bigquery_storage_v1 import types
 
-        client = bigquery_read_client()
+        from mlsys.settings import get_settings
+
+        client = bigquery_read_client(self.env)
+        # The session is billed to the environment's project, never the input table's.
+        parent = get_settings().project_for(self.env or get_settings().mlsys_env)
         session = client.create_read_session(
-            parent=f"projects/{self.ref.project}",
+            parent=f"projects/{parent}",
             read_session=types.ReadSession(
                 table=(
                     f"projects/{self.ref.project}/datasets/{self.ref.dataset}"
@@ -166,7 +180,7 @@ class ListRowsSource(_BigQueryTable):
     """Paged ``tabledata.list`` over REST: slower, but needs no Storage Read API."""
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        client = bigquery_client()
+        client = bigquery_client(self.env)
         table = client.get_table(str(self.ref))
         selected = [f for f in table.schema if f.name in set(columns)]
         rows = client.list_rows(table, selected_fields=selected, page_size=self.chunk_rows)

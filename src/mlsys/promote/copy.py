@@ -66,7 +66,7 @@ def check_target(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
     """What a copy would do, raising :class:`ArtifactExists` if it would clash."""
     settings = get_settings()
     src, dst = settings.bucket_for(from_env), settings.bucket_for(to_env)
-    client = storage_client()
+    client = storage_client(to_env)
     report = CopyReport(dst)
     model = objects[-1].name
     prefix = model.rsplit("/", 1)[0]
@@ -77,7 +77,7 @@ def check_target(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
                 f"file than gs://{src}/{model}; versions are immutable, upload a new version"
             )
     for obj in objects:
-        source = _source_blob(src, obj)
+        source = _source_blob(src, obj, from_env)
         target = client.bucket(dst).get_blob(obj.name)
         if target is None:
             continue
@@ -101,8 +101,8 @@ def copy_version(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
     for obj in objects:
         if obj.name in report.identical:
             continue
-        source = _source_blob(src, obj)
-        target = storage_client().bucket(dst).blob(obj.name)
+        source = _source_blob(src, obj, from_env)
+        target = storage_client(to_env).bucket(dst).blob(obj.name)
         # The copy is registered as uploaded by the promoter; the original uploader is kept.
         original = dict(source.metadata or {})
         target.metadata = {
@@ -117,7 +117,7 @@ def copy_version(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
             while token is not None:
                 token, _, _ = target.rewrite(source, token=token, if_generation_match=0)
         except gexc.PreconditionFailed:
-            existing = storage_client().bucket(dst).get_blob(obj.name)
+            existing = storage_client(to_env).bucket(dst).get_blob(obj.name)
             if existing is None or not _same(source, existing):
                 raise ArtifactExists(
                     f"gs://{dst}/{obj.name} was written by someone else during the copy; "
@@ -129,8 +129,8 @@ def copy_version(objects: list[SourceObject], *, from_env: str, to_env: str) -> 
     return report
 
 
-def _source_blob(bucket: str, obj: SourceObject) -> Any:
-    blob = storage_client().bucket(bucket).get_blob(obj.name, generation=obj.generation)
+def _source_blob(bucket: str, obj: SourceObject, env: str) -> Any:
+    blob = storage_client(env).bucket(bucket).get_blob(obj.name, generation=obj.generation)
     if blob is None:
         raise ObjectNotFound(
             f"gs://{bucket}/{obj.name} generation {obj.generation} (the one the registry "

@@ -183,11 +183,13 @@ def gate_schema(c: Candidate) -> GateResult:
 
 
 def gate_smoke(c: Candidate) -> GateResult:
-    """Predict a small sample with the candidate through the real prediction pipeline."""
-    from mlsys.bq import bq_get, bq_put
-    from mlsys.clients import bigquery_client
+    """Predict a small sample with the candidate through the real prediction pipeline.
+
+    The sample is read from the source environment and scored in memory (the same feature
+    plan, input checks, scorer and output rows as a prediction job): a promotion writes nothing
+    in the source environment, where the promoter may only read.
+    """
     from mlsys.identifiers import parse_table_id
-    from mlsys.predict import run_prediction
 
     policy = c.policy or ModelPolicy()
     sample = policy.sample_table or (c.mv.metadata or {}).get("training_data")
@@ -200,41 +202,64 @@ def gate_smoke(c: Candidate) -> GateResult:
         )
     settings = get_settings()
     try:
-        source = parse_table_id(str(sample), default_project=settings.gcp_project_id)
-        scratch = f"{settings.gcp_project_id}.{settings.dataset_for(c.from_env)}"
-        stem = (
-            f"_promote_smoke_{c.model_name.replace('-', '_')}_v{c.version}_{uuid.uuid4().hex[:8]}"
-        )
-        sample_in, sample_out = f"{scratch}.{stem}_in", f"{scratch}.{stem}_out"
+        source = parse_table_id(str(sample), default_project=settings.project_for(c.from_env))
     except MlsysError as exc:
         return GateResult("smoke", "fail", f"sample table {sample!r}: {exc.message}")
     try:
-        rows = bq_get(f"SELECT * FROM {source.sql} LIMIT {int(policy.sample_rows)}")
-        if rows.empty:
-            return GateResult("smoke", "fail", f"sample table {source} has no rows")
-        bq_put(rows, sample_in, "WRITE_TRUNCATE")
-        job = run_prediction(
-            env=c.from_env,
-            input_table=sample_in,
-            output_table=sample_out,
-            model_name=c.model_name,
-            model_version=str(c.version),
-            write_disposition="truncate",
-        )
+        rows, written = _smoke_predict(c, source, int(policy.sample_rows))
     except MlsysError as exc:
         return GateResult("smoke", "fail", f"predicting {source} failed: {exc.code}: {exc.message}")
-    finally:
-        for table in (sample_in, sample_out):
-            bigquery_client().delete_table(table, not_found_ok=True)
-    if job.rows_written != len(rows):
-        return GateResult(
-            "smoke", "fail", f"wrote {job.rows_written} predictions for {len(rows)} sample rows"
-        )
+    if rows == 0:
+        return GateResult("smoke", "fail", f"sample table {source} has no rows")
+    if written != rows:
+        return GateResult("smoke", "fail", f"wrote {written} predictions for {rows} sample rows")
     return GateResult(
         "smoke",
         "pass",
-        f"predicted {job.rows_written} rows of {source} with v{c.version} (job {job.job_id})",
+        f"predicted {written} rows of {source} with v{c.version} through the prediction "
+        "pipeline (in memory)",
     )
+
+
+def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
+    """(sample rows, predictions made) for the candidate on ``limit`` rows of ``source``."""
+    from google.api_core import exceptions as gexc
+
+    from mlsys.clients import bigquery_client
+    from mlsys.errors import InvalidInput, TableNotFound
+    from mlsys.predict.features import check_input, default_id_columns, plan_features
+    from mlsys.predict.output import RESERVED, plan_output
+    from mlsys.predict.pipeline import resolve_model
+    from mlsys.predict.sinks import MemorySink
+    from mlsys.predict.sources import MemorySource
+    from mlsys.predict.stream import predict_stream
+
+    try:
+        job = bigquery_client(c.from_env).query(f"SELECT * FROM {source.sql} LIMIT {limit}")
+        table = job.result().to_arrow(create_bqstorage_client=False)
+    except gexc.NotFound as exc:
+        raise TableNotFound(f"sample table {source} does not exist: {exc.message}") from None
+    except gexc.BadRequest as exc:
+        raise InvalidInput(f"BigQuery rejected the sample query: {exc.message}") from None
+    if table.num_rows == 0:
+        return 0, 0
+    model = resolve_model(c.from_env, c.model_name, c.version)
+    features = plan_features(model.model, model.metadata)
+    source_rows = MemorySource(table)
+    check_input(source_rows.schema, features)
+    output = plan_output(
+        input_schema=source_rows.schema,
+        id_columns=default_id_columns(source_rows.schema, features, RESERVED),
+        model=model.model,
+        model_name=model.model_name,
+        model_version=model.version,
+        job_id=f"promote-smoke-{uuid.uuid4().hex[:12]}",
+    )
+    sink = MemorySink(keep=False)
+    result = predict_stream(
+        model=model.model, features=features, output=output, source=source_rows, sink=sink
+    )
+    return table.num_rows, result.rows_written
 
 
 # -- feature schemas ----------------------------------------------------------------------------

@@ -83,7 +83,7 @@ def check_alias(alias: str) -> str:
 
 def table_id(env: str, settings: Settings | None = None) -> str:
     settings = settings or get_settings()
-    return f"{settings.gcp_project_id}.{settings.dataset_for(env)}.{ALIASES_TABLE}"
+    return f"{settings.dataset_ref(env)}.{ALIASES_TABLE}"
 
 
 def ensure_table(env: str, settings: Settings | None = None) -> None:
@@ -91,7 +91,7 @@ def ensure_table(env: str, settings: Settings | None = None) -> None:
     from mlsys.clients import make_bigquery_client
 
     settings = settings or get_settings()
-    ensure_schema_table(make_bigquery_client(settings), table_id(env, settings), SCHEMA_FILE)
+    ensure_schema_table(make_bigquery_client(settings, env), table_id(env, settings), SCHEMA_FILE)
 
 
 def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> dict[str, AliasRow]:
@@ -110,7 +110,7 @@ def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> d
     params = [bigquery.ScalarQueryParameter("model_name", "STRING", model_name)]
     config = bigquery.QueryJobConfig(query_parameters=params)
     try:
-        rows = bigquery_client().query(sql, job_config=config).result()
+        rows = bigquery_client(env).query(sql, job_config=config).result()
     except gexc.NotFound as exc:
         if missing_ok:
             return {}
@@ -172,7 +172,7 @@ def set_aliases(
             )
         )
     append_rows(
-        bigquery_client(),
+        bigquery_client(env),
         table_id(env),
         [r.to_row() for r in rows],
         [r.alias_id for r in rows],

@@ -139,7 +139,7 @@ def _with_artifact(
 ) -> RegistryEvent:
     from mlsys.clients import storage_client
 
-    client = storage_client()
+    client = storage_client(event.environment)
     # More than one model file per version: the oldest (lowest generation) wins, so every
     # delivery order gives the same answer.
     for other in client.list_blobs(bucket, prefix=f"{path.prefix}model."):
@@ -161,7 +161,11 @@ def _with_artifact(
 def _with_hash(event: RegistryEvent, bucket: str, generation: int | None) -> RegistryEvent:
     from mlsys.clients import storage_client
 
-    blob = storage_client().bucket(bucket).blob(event.object_name or "", generation=generation)
+    blob = (
+        storage_client(event.environment)
+        .bucket(bucket)
+        .blob(event.object_name or "", generation=generation)
+    )
     try:
         event.sha256 = _sha256(blob)
     except gexc.NotFound:
@@ -177,7 +181,7 @@ def _with_metadata(
 ) -> RegistryEvent:
     from mlsys.clients import storage_client
 
-    blob = storage_client().bucket(bucket).blob(name, generation=generation)
+    blob = storage_client(event.environment).bucket(bucket).blob(name, generation=generation)
     try:
         raw = blob.download_as_bytes()
     except gexc.NotFound:

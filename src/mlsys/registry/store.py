@@ -49,8 +49,10 @@ class BigQueryRegistryStore:
 
         self.env: str = check_env(env)
         self.settings = settings or get_settings()
-        self.client = bigquery_client() if settings is None else make_bigquery_client(settings)
-        self.dataset = f"{self.settings.gcp_project_id}.{self.settings.dataset_for(env)}"
+        self.client = (
+            bigquery_client(env) if settings is None else make_bigquery_client(settings, env)
+        )
+        self.dataset = self.settings.dataset_ref(env)
         self.table_id = f"{self.dataset}.{EVENTS_TABLE}"
         self.view_id = f"{self.dataset}.{VIEW}"
 

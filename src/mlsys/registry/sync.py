@@ -44,9 +44,17 @@ class SyncReport:
 
 
 def sync_bucket(
-    env: str, *, store: RegistryStore | None = None, progress: Callable[[int], None] | None = None
+    env: str,
+    *,
+    store: RegistryStore | None = None,
+    progress: Callable[[int], None] | None = None,
+    dry_run: bool = False,
 ) -> SyncReport:
-    """Register every live object of ``env``'s bucket not yet recorded; mark vanished ones."""
+    """Register every live object of ``env``'s bucket not yet recorded; mark vanished ones.
+
+    ``dry_run`` reports what a sync would append and writes nothing (read-only identities such
+    as the prediction service may call it).
+    """
     settings = get_settings()
     bucket = settings.bucket_for(check_env(env))
     target = store or registry_store(env)
@@ -54,7 +62,7 @@ def sync_bucket(
     known = target.event_ids(bucket)
     new_events: list[RegistryEvent] = []
     live: set[tuple[str, int]] = set()
-    for blob in storage_client().list_blobs(bucket):
+    for blob in storage_client(env).list_blobs(bucket):
         report.scanned += 1
         if progress:
             progress(report.scanned)
@@ -96,6 +104,8 @@ def sync_bucket(
             )
         )
         report.deleted.append(row["object_name"])
+    if dry_run:
+        return report
     target.append(new_events)
     if store is None:  # the real registry: audit what the sync registered, as the function does
         from mlsys.audit import record_registration
