@@ -21,7 +21,7 @@ from mlsys.monitoring.store import DriftRow, model_drift, shadows
 from mlsys.predict import get_job
 from mlsys.promote.lifecycle import version_stages
 from mlsys.registry import get_version, list_models, list_versions
-from mlsys.registry.aliases import current_aliases
+from mlsys.registry.aliases import alias_of_models, current_aliases
 from mlsys.settings import ENVIRONMENTS, check_env
 from service.deps import SettingsDep
 from service.ui import charts
@@ -62,10 +62,7 @@ def stylesheet() -> FileResponse:
 def models_page(request: Request, settings: SettingsDep, env: str | None = None) -> HTMLResponse:
     env = check_env(env or settings.mlsys_env)
     page = list_models(env, limit=500)
-    champions = {
-        m.model_name: current_aliases(env, m.model_name, missing_ok=True).get("champion")
-        for m in page.models
-    }
+    champions = alias_of_models(env, "champion")
     return _page(request, "models.html", env, models=page.models, champions=champions)
 
 

@@ -10,6 +10,7 @@ from mlsys.examples import titanic
 from mlsys.predict import run_prediction
 from mlsys.promote import parse_config, promote
 from mlsys.registry import get_version, wait_for_version
+from mlsys.registry.aliases import alias_of_models
 from mlsys.settings import get_settings
 from mlsys.upload import log_model
 
@@ -110,6 +111,7 @@ def test_a_champion_that_never_predicted_gives_no_agreement_to_trust(champion, t
 
 def test_the_gate_is_not_run_unless_promotion_yaml_asks(champion, training_table):
     name, model, _ = champion
+    assert alias_of_models("staging")[name].model_version == 1  # the console's champion column
     log(model, name, training_table)
     seen = []
     promote(

@@ -41,6 +41,9 @@ class ConsolePage:
 
     def __init__(self, page: Any, base_url: str) -> None:
         self.page = page
+        # The pages read BigQuery: on a shared, loaded machine the emulator can take a while.
+        page.set_default_timeout(90_000)
+        page.set_default_navigation_timeout(90_000)
         self.base_url = base_url
         self.errors: list[str] = []
         page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
