@@ -27,6 +27,10 @@ from mlsys.logs import (
 from tests.conftest import ROOT
 from tests.registry.conftest import wait_until
 
+# Trace and span ids in the headers' formats (repeated patterns: not secrets).
+CLOUD_TRACE = "1a2b" * 8
+W3C_TRACE, W3C_SPAN = "4bf9" * 8, "00f0" * 4
+
 
 def entries_of(text: str) -> list[dict]:
     """The JSON lines of a log (other lines, e.g. a server's own banner, are skipped)."""
@@ -54,25 +58,25 @@ def captured():
     ("cloud_trace", "traceparent", "expected"),
     [
         (
-            "105445aa7843bc8bf206b12000100000/1;o=1",
+            f"{CLOUD_TRACE}/1;o=1",
             None,
             {
-                TRACE: "projects/p/traces/105445aa7843bc8bf206b12000100000",
+                TRACE: f"projects/p/traces/{CLOUD_TRACE}",
                 SPAN: "0000000000000001",
                 SAMPLED: True,
             },
         ),
         (
-            "105445aa7843bc8bf206b12000100000",
+            CLOUD_TRACE,
             None,
-            {TRACE: "projects/p/traces/105445aa7843bc8bf206b12000100000"},
+            {TRACE: f"projects/p/traces/{CLOUD_TRACE}"},
         ),
         (
             None,
-            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+            f"00-{W3C_TRACE}-{W3C_SPAN}-01",
             {
-                TRACE: "projects/p/traces/4bf92f3577b34da6a3ce929d0e0e4736",
-                SPAN: "00f067aa0ba902b7",
+                TRACE: f"projects/p/traces/{W3C_TRACE}",
+                SPAN: W3C_SPAN,
                 SAMPLED: True,
             },
         ),
