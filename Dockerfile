@@ -36,6 +36,8 @@ RUN groupadd --system --gid 10001 mlsys \
 WORKDIR /app
 COPY --from=build --chown=mlsys:mlsys /app/.venv /app/.venv
 COPY --chown=mlsys:mlsys service ./service
+# Drift thresholds of the prediction jobs (MLSYS_MONITORING_CONFIG, relative to /app).
+COPY --chown=mlsys:mlsys monitoring.yaml ./
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     PYTHONUNBUFFERED=1 \

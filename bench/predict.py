@@ -8,6 +8,12 @@ Variants (each in its own subprocess, which reports its own peak RSS):
 (a) bare ``model.predict`` on the in-memory float array: the limit;
 (b) our pipeline with an in-memory Arrow source and sink: our overhead (the source makes the
     same rows batch by batch; (b') reads the whole table into RAM first, which then counts);
+(p) (b) with drift profiling: the streaming profiler (mlsys.monitoring) observes every chunk
+    against a reference profile of the training rows, as every prediction job does. (b) and
+    (p) run ``--rounds`` times each, interleaved, and the best of each is kept (a shared machine
+    only ever slows a run down); at the largest size, (o) also times (b) and (p) in pairs in ONE
+    process, ``--pairs`` times, order alternating, and reports the median of the pairs' ratios:
+    the overhead figure least disturbed by other work on the machine;
 (c) our pipeline against the local BigQuery emulator (Storage Read API in, staging table +
     atomic publish out);
 (d) the seed's approach against the same emulator: the whole table ``to_dataframe``, predict,
@@ -119,14 +125,43 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
         x = pq.read_table(args.parquet, columns=FEATURES).to_pandas()
         start = time.perf_counter()
         rows = len(model.predict(x))
-    elif variant in ("b", "m"):
-        rows, start = _ours_in_memory(model, args, whole_table=variant == "m")
+    elif variant in ("b", "m", "p"):
+        rows, start = _ours_in_memory(
+            model, args, whole_table=variant == "m", profiling=variant == "p"
+        )
+    elif variant == "o":
+        return _paired_overhead(model, args)
     elif variant == "c":
         rows, start = _ours_bigquery(model, args)
     else:
         rows, start = _seed(model, args)
     seconds = time.perf_counter() - start
     return {"variant": variant, "rows": rows, "seconds": seconds, "peak_mib": peak_rss_mib()}
+
+
+def _paired_overhead(model: Any, args: argparse.Namespace) -> dict[str, Any]:
+    """(b) and (p) timed back to back ``args.pairs`` times in this process (order alternating,
+    so a trend in the machine's load cancels out): throughput ratios (p) / (b) per pair."""
+    import statistics
+
+    ratios, shares, rows = [], [], 0
+    for i in range(args.pairs):
+        seconds = {}
+        for profiling in (False, True) if i % 2 == 0 else (True, False):
+            PROFILER_SECONDS[0] = 0.0
+            rows, start = _ours_in_memory(model, args, whole_table=False, profiling=profiling)
+            seconds[profiling] = time.perf_counter() - start
+        ratios.append(seconds[False] / seconds[True])
+        shares.append(PROFILER_SECONDS[0] / seconds[True])  # the profiler's own share of (p)
+    return {
+        "profiler_share": statistics.median(shares),
+        "variant": "o",
+        "rows": rows,
+        "seconds": 0.0,
+        "peak_mib": peak_rss_mib(),
+        "ratios": ratios,
+        "median_ratio": statistics.median(ratios),
+    }
 
 
 def peak_rss_mib() -> float:
@@ -168,12 +203,33 @@ def _plan(model: Any, schema: pa.Schema, job_id: str) -> tuple[Any, Any]:
     return features, output
 
 
+PROFILER_SECONDS = [0.0]  # time spent inside the profiler's observe() in this process
+
+
+def _timed_profiler_class() -> Any:
+    from mlsys.monitoring.profiler import StreamProfiler
+
+    class TimedProfiler(StreamProfiler):
+        """The profiler, timing its own work per chunk (the overhead it adds, measured)."""
+
+        def observe(self, *args: Any) -> None:
+            start = time.perf_counter()
+            super().observe(*args)
+            PROFILER_SECONDS[0] += time.perf_counter() - start
+
+    return TimedProfiler
+
+
+def _timed_profiler(reference: Any) -> Any:
+    return _timed_profiler_class()(reference)
+
+
 def _ours_in_memory(
-    model: Any, args: argparse.Namespace, *, whole_table: bool
+    model: Any, args: argparse.Namespace, *, whole_table: bool, profiling: bool = False
 ) -> tuple[int, float]:
     from mlsys.predict.sinks import MemorySink
     from mlsys.predict.sources import BatchSource, MemorySource
-    from mlsys.predict.stream import predict_stream
+    from mlsys.predict.stream import StreamObserver, predict_stream
 
     source: BatchSource
     if whole_table:  # the whole input table in RAM first (it counts in the peak)
@@ -182,8 +238,21 @@ def _ours_in_memory(
         source = GeneratedSource(pq.ParquetFile(args.parquet).metadata.num_rows)
     features, output = _plan(model, source.schema, "bench-b")
     sink = MemorySink(keep=False)  # counts rows: the output is not the input's twin in memory
+    observers: list[StreamObserver] = []
+    if profiling:  # the reference is built before the clock starts, as log_model does
+        from mlsys.monitoring.reference import build_reference
+
+        train = make_batch(10**9, 20_000).to_pandas()[FEATURES]
+        observers.append(_timed_profiler(build_reference(model, train)))
     start = time.perf_counter()
-    result = predict_stream(model=model, features=features, output=output, source=source, sink=sink)
+    result = predict_stream(
+        model=model,
+        features=features,
+        output=output,
+        source=source,
+        sink=sink,
+        observers=observers,
+    )
     return result.rows_written, start
 
 
@@ -227,7 +296,9 @@ def _seed(model: Any, args: argparse.Namespace) -> tuple[int, float]:
 
 
 # -- orchestration ------------------------------------------------------------------------------
-def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int) -> dict[str, Any]:
+def run_child(
+    variant: str, output: str, paths: dict[str, Any], chunk_rows: int, pairs: int = 1
+) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -243,6 +314,8 @@ def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int)
         output,
         "--chunk-rows",
         str(chunk_rows),
+        "--pairs",
+        str(pairs),
     ]
     env = dict(os.environ, PYTHONPYCACHEPREFIX=str(paths["pycache"]))
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # children start faster with cached bytecode
@@ -250,7 +323,7 @@ def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int)
     if done.returncode != 0:
         raise RuntimeError(f"variant {variant} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])
-    result["rows_per_s"] = result["rows"] / result["seconds"]
+    result["rows_per_s"] = result["rows"] / result["seconds"] if result["seconds"] else 0.0
     return result
 
 
@@ -282,7 +355,8 @@ def orchestrate(args: argparse.Namespace) -> None:
             train_model(model)
             results: dict[int, dict[str, dict[str, Any]]] = {}
             loads: dict[int, float] = {}
-            runs = [(n, "abmcd") for n in sizes]
+            overhead: dict[int, dict[str, Any]] = {}
+            runs = [(n, "abpomcd") for n in sizes]
             if args.big:
                 runs.append((args.big, "c"))
             for rows, variants in runs:
@@ -297,12 +371,20 @@ def orchestrate(args: argparse.Namespace) -> None:
                     "table": table,
                     "pycache": tmpdir / "pycache",
                 }
-                for variant in variants:
+                for variant in _schedule(variants, args.rounds):
                     if variant == "d" and args.skip_seed:
                         continue
+                    if variant == "o" and rows != max(sizes):
+                        continue
                     output = f"{dataset}.bench_out_{variant}_{rows}"
-                    result = run_child(variant, output, paths, args.chunk_rows)
-                    results.setdefault(rows, {})[variant] = result
+                    result = run_child(variant, output, paths, args.chunk_rows, args.pairs)
+                    if variant == "o":
+                        overhead[rows] = result
+                        print(f"{rows:>10,} (o) (p)/(b) per pair: {result['ratios']}")
+                        continue
+                    best = results.setdefault(rows, {}).get(variant)
+                    if best is None or result["rows_per_s"] > best["rows_per_s"]:
+                        results[rows][variant] = result
                     print(
                         f"{rows:>10,} ({variant}) {result['rows_per_s']:>12,.0f} rows/s "
                         f"{result['peak_mib']:>8.0f} MiB peak",
@@ -313,18 +395,33 @@ def orchestrate(args: argparse.Namespace) -> None:
                 client.delete_table(table, not_found_ok=True)
         finally:
             stack.down()
-    report = markdown(results, loads, args)
+    report = markdown(results, loads, args, overhead)
     print("\n" + report)
     if args.write_docs:
         write_docs(report)
 
 
+def _schedule(variants: str, rounds: int) -> list[str]:
+    """The variants in order, with (b) and (p) repeated ``rounds`` times, interleaved."""
+    order: list[str] = []
+    for variant in variants:
+        if variant == "b" and "p" in variants:
+            order += ["b", "p"] * rounds
+        elif variant != "p" or "b" not in variants:
+            order.append(variant)
+    return order
+
+
 def markdown(
-    results: dict[int, dict[str, dict[str, Any]]], loads: dict[int, float], args: argparse.Namespace
+    results: dict[int, dict[str, dict[str, Any]]],
+    loads: dict[int, float],
+    args: argparse.Namespace,
+    overhead: dict[int, dict[str, Any]] | None = None,
 ) -> str:
     names = {
         "a": "(a) bare `model.predict`",
         "b": "(b) pipeline, in-memory Arrow",
+        "p": "(p) = (b) with drift profiling",
         "m": "(b') same, whole input table in RAM",
         "c": "(c) pipeline, BigQuery emulator",
         "d": "(d) seed approach, emulator",
@@ -354,6 +451,25 @@ def markdown(
         if "a" in r and "b" in r:
             ratio = r["b"]["rows_per_s"] / r["a"]["rows_per_s"]
             lines.append(f"- (b) / (a) at {big:,} rows: {ratio:.2f} (target >= 0.85)")
+        if "b" in r and "p" in r:
+            ratio = r["p"]["rows_per_s"] / r["b"]["rows_per_s"]
+            lines.append(
+                f"- (p) / (b), profiling overhead, at {big:,} rows, best of {args.rounds} "
+                f"separate runs each: {ratio:.2f}"
+            )
+        paired = (overhead or {}).get(big)
+        if paired:
+            each = ", ".join(f"{r:.3f}" for r in paired["ratios"])
+            lines.append(
+                f"- (p) / (b), profiling overhead, at {big:,} rows, {len(paired['ratios'])} "
+                f"pairs in one process (median of the pairs' ratios): "
+                f"{paired['median_ratio']:.3f} (target >= 0.95; pairs: {each})"
+            )
+            lines.append(
+                f"- time spent inside the profiler in those (p) runs (median): "
+                f"{paired['profiler_share']:.1%} of the run, i.e. (p) / (b) = "
+                f"{1 - paired['profiler_share']:.3f} without the machine's noise (target >= 0.95)"
+            )
         if "c" in r and "d" in r:
             ratio = r["c"]["rows_per_s"] / r["d"]["rows_per_s"]
             lines.append(f"- (c) / (d) at {big:,} rows: {ratio:.1f} (target >= 10)")
@@ -398,8 +514,14 @@ def main() -> None:
     )
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--skip-seed", action="store_true")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="runs of (b) and of (p), interleaved; best kept"
+    )
+    parser.add_argument(
+        "--pairs", type=int, default=9, help="(b)+(p) pairs timed in one process for (o)"
+    )
     parser.add_argument("--write-docs", action="store_true")
-    parser.add_argument("--child", choices=list("abmcd"))
+    parser.add_argument("--child", choices=list("abpomcd"))
     parser.add_argument("--model")
     parser.add_argument("--parquet")
     parser.add_argument("--table")

@@ -20,7 +20,7 @@ from urllib.parse import unquote, urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from fastapi.routing import iter_route_contexts
 from google.api_core import exceptions as gexc
 from google.auth import exceptions as auth_exceptions
@@ -169,9 +169,13 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register every error handler of the service on ``app``."""
 
     @app.exception_handler(MlsysError)
-    async def mlsys_error(request: Request, exc: MlsysError) -> JSONResponse:
+    async def mlsys_error(request: Request, exc: MlsysError) -> Response:
         if exc.http_status >= 500:
             log.error("%s %s failed: %s", request.method, request.url.path, exc.message)
+        if request.url.path.startswith("/ui"):  # the console shows the same error as a page
+            from service.ui.routes import error_page
+
+            return error_page(request, exc)
         return error_response(
             request_id_of(request), exc.http_status, exc.code, exc.message, details=exc.details
         )

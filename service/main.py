@@ -5,14 +5,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from mlsys.logs import configure_logging
 from service.docs import install_docs
 from service.errors import install_error_handlers
 from service.middleware import RequestContext
 from service.openapi import install_openapi
-from service.routes import health, history, jobs, models, online, predict
+from service.routes import health, history, jobs, models, monitoring, online, predict
+from service.tracing import TraceContextMiddleware
+from service.ui import routes as ui
 
 
 def create_app() -> FastAPI:
+    configure_logging("service")
     app = FastAPI(
         title="mlsys",
         version="0.1.0",
@@ -30,7 +34,11 @@ def create_app() -> FastAPI:
     app.include_router(jobs.router)
     app.include_router(history.router)
     app.include_router(online.router)  # online prediction (mlsys.online)
+    # Monitoring: drift and shadow figures, the read-only console at /ui, trace-bound logs.
+    app.include_router(monitoring.router)
+    app.include_router(ui.router)
     install_error_handlers(app)
+    app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestContext)
     install_openapi(app)
     install_docs(app)

@@ -61,6 +61,11 @@ class PredictRequest(BaseModel):
     allow_archived: bool = Field(
         False, description="predict with an archived version anyway (else 409 VERSION_ARCHIVED)"
     )
+    shadow_version: str | None = Field(
+        None,
+        description="a challenger version (vN, N or an alias) scoring the same rows into "
+        "{output_table}__shadow; the job records how often it agrees",
+    )
 
     @field_validator("write_disposition", mode="before")
     @classmethod
@@ -81,12 +86,23 @@ class PredictRequest(BaseModel):
             "write_disposition": self.write_disposition,
             "job_id": self.job_id,
             "allow_archived": self.allow_archived,
+            "shadow_version": self.shadow_version,
         }
 
 
 class JobError(BaseModel):
     error: str
     message: str
+
+
+class ShadowSummary(BaseModel):
+    """How the shadow version compared with the job's version on the same rows."""
+
+    shadow_version: int
+    shadow_table: str | None
+    agreement_metric: str | None = Field(None, description="label_agreement | mean_abs_diff")
+    shadow_agreement: float | None
+    js_distance: float | None = Field(None, description="between the prediction distributions")
 
 
 class JobResponse(BaseModel):
@@ -107,9 +123,13 @@ class JobResponse(BaseModel):
     created_at: dt.datetime
     updated_at: dt.datetime
     finished_at: dt.datetime | None = None
+    drift_status: Literal["ok", "warn", "alert"] | None = Field(
+        None, description="worst drift status of the job's features (None: no reference profile)"
+    )
+    shadow: ShadowSummary | None = None
 
     @classmethod
-    def of(cls, record: JobRecord) -> JobResponse:
+    def of(cls, record: JobRecord, monitoring: dict[str, Any] | None = None) -> JobResponse:
         error = None
         if record.error_code:
             error = JobError(error=record.error_code, message=record.error_message or "")
@@ -129,6 +149,7 @@ class JobResponse(BaseModel):
             created_at=record.created_at,
             updated_at=record.updated_at,
             finished_at=record.finished_at,
+            **_monitoring(monitoring),
         )
 
 
@@ -150,3 +171,14 @@ class OnlineResponse(BaseModel):
     )
     classes: list[Any] | None = Field(None, description="classifiers: the class labels")
     model_version: int = Field(..., description="the version that answered (N)")
+
+
+def _monitoring(found: dict[str, Any] | None) -> dict[str, Any]:
+    """The response fields of :func:`mlsys.monitoring.job.job_summary`."""
+    if not found:
+        return {}
+    shadow = found.get("shadow")
+    return {
+        "drift_status": found.get("drift_status"),
+        "shadow": ShadowSummary.model_validate(shadow.model_dump()) if shadow else None,
+    }

@@ -31,4 +31,13 @@ def test_demo_loads_trains_uploads_and_reads_back(stack, settings):
     cols = bq_get(f"SELECT * FROM `{project}.{dataset}.titanic_test` LIMIT 1").columns
     assert "Survived" not in cols
     assert b'"features"' in gcs_get(summary["bucket"], f"{summary['prefix']}/metadata.json")
-    assert "registered by itself" in console.export_text()
+    text = console.export_text()
+    assert "registered by itself" in text
+    # logged with mlsys.log_model: a reference profile, so the shifted copy raises a drift alert
+    assert summary["registered"].has_profile
+    drifted = summary["drifted"]
+    assert drifted["drift_status"] == "alert"
+    assert {r.feature for r in drifted["drift"] if r.status == "alert"} >= {"Age", "Fare"}
+    assert {r.status for r in drifted["drift"] if r.feature in ("Sex", "Pclass")} == {"ok"}
+    assert summary["predictions"]["drift_status"] == "ok"
+    assert f"{settings.service_url}/ui/models/titanic-survival" in text

@@ -8,10 +8,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from mlsys.errors import (
-    IntegrityError,
     ArtifactPathError,
     ArtifactTooLarge,
     BackendUnavailable,
+    IntegrityError,
     InvalidArtifact,
     InvalidBody,
     InvalidEnvironment,

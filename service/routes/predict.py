@@ -40,6 +40,7 @@ from service.openapi import (
     PAYLOAD_TOO_LARGE,
     error_responses,
 )
+from service.routes.jobs import job_response
 from service.schemas import MODEL_NAME_SCHEMA, EnvQuery, JobResponse, PredictRequest
 
 router = APIRouter(tags=["predict"])
@@ -132,7 +133,8 @@ def predict_get(
         model_name=model_name,
         model_version=model_version,
     )
-    return JobResponse.of(run_prediction(**request.pipeline_args(settings.mlsys_env)))
+    args = request.pipeline_args(settings.mlsys_env)
+    return job_response(args["env"], run_prediction(**args))
 
 
 @router.post(
@@ -162,10 +164,14 @@ def predict_post(
     if request.engine == "cloud-run-job":
         from mlsys.jobs import launch
 
+        if args.pop("shadow_version") is not None:
+            raise InvalidInput(
+                "shadow_version needs the service engine: sharded jobs do not shadow-score yet"
+            )
         started = launch(**args, tasks=request.parallelism)
         return JSONResponse(JobResponse.of(started.record).model_dump(mode="json"), status_code=202)
     if request.run_async:
         record = start_prediction(**args)
         return JSONResponse(JobResponse.of(record).model_dump(mode="json"), status_code=202)
     record = run_prediction(**args)
-    return JSONResponse(JobResponse.of(record).model_dump(mode="json"))
+    return JSONResponse(job_response(args["env"], record).model_dump(mode="json"))

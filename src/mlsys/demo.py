@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
-import json
 import platform
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import sklearn
 from rich.console import Console
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import cross_val_score
 
 from mlsys.bq import bq_get, bq_put
 from mlsys.examples import titanic
-from mlsys.gcs import gcs_get, gcs_get_pickle, gcs_list_blobs, gcs_put, gcs_put_pickle
+from mlsys.gcs import gcs_get, gcs_get_pickle
 from mlsys.local.stack import LocalStack
 from mlsys.registry import wait_for_version
 from mlsys.settings import get_settings, reset_settings
+from mlsys.upload import log_model, next_version
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = ["next_version", "run_demo"]  # next_version: kept importable from here
+
+#: The demo's copy of titanic_test with shifted Age and Fare: its job raises a drift alert.
+SHIFTED_TABLE = "titanic_test_shifted"
 
 
 def ensure_local_stack(console: Console) -> None:
@@ -35,16 +42,6 @@ def ensure_local_stack(console: Console) -> None:
     reset_settings()
 
 
-def next_version(bucket: str, model_name: str) -> int:
-    """The first ``vN`` of ``model_name`` with no object in ``bucket``."""
-    taken = set()
-    for blob in gcs_list_blobs(bucket, prefix=f"{model_name}/v"):
-        part = blob.name.split("/")[1]
-        if part[1:].isdigit():
-            taken.add(int(part[1:]))
-    return max(taken, default=0) + 1
-
-
 def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     """Load Titanic to BigQuery, train, upload with metadata, read back; returns a summary.
 
@@ -58,13 +55,14 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
 
     df = titanic.load_csv()
     train, test = titanic.split(df)
+    unlabeled = test.drop(columns=[titanic.TARGET])
     bq_put(train, f"{project}.{dataset}.titanic", "WRITE_TRUNCATE")
-    bq_put(
-        test.drop(columns=[titanic.TARGET]), f"{project}.{dataset}.titanic_test", "WRITE_TRUNCATE"
-    )
+    bq_put(unlabeled, f"{project}.{dataset}.titanic_test", "WRITE_TRUNCATE")
+    bq_put(shifted(unlabeled), f"{project}.{dataset}.{SHIFTED_TABLE}", "WRITE_TRUNCATE")
     console.print(
         f"[green]✓[/] loaded {len(train)} rows into [cyan]{project}.{dataset}.titanic[/]"
-        f" and {len(test)} unlabeled rows into [cyan]{dataset}.titanic_test[/]"
+        f", {len(test)} unlabeled rows into [cyan]{dataset}.titanic_test[/] and a shifted copy"
+        f" into [cyan]{dataset}.{SHIFTED_TABLE}[/]"
     )
 
     model = titanic.build_pipeline()
@@ -78,28 +76,29 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         f"test_accuracy {test_accuracy:.3f} on the {len(test)} held-out rows)"
     )
 
-    version = next_version(bucket, titanic.MODEL_NAME)
-    prefix = f"{titanic.MODEL_NAME}/v{version}"
-    metadata = {
-        "description": "Titanic survival: logistic regression on raw passenger columns",
-        "tags": ["demo", "titanic", "classification"],
+    uploaded = time.monotonic()
+    version = log_model(
+        model,
+        titanic.MODEL_NAME,
+        X=x,
+        y=y,
         # One meaning per key (docs/registry.md): cv_ = 5-fold mean on the training rows,
         # test_ = the held-out rows (what promotion.yaml gates on).
-        "metrics": {"cv_accuracy": round(cv_accuracy, 4), "test_accuracy": round(test_accuracy, 4)},
-        "features": titanic.feature_schema(train),
-        "target": titanic.TARGET,
-        "framework": f"scikit-learn=={sklearn.__version__}",
-        "training_data": f"{project}.{dataset}.titanic",
-        "created_by": f"mlsys demo on {platform.node()}",
-        "params": {"classifier": "LogisticRegression", "max_iter": 1000},
-    }
-    gcs_put(json.dumps(metadata, indent=2), bucket, f"{prefix}/metadata.json")
-    uploaded = time.monotonic()
-    gcs_put_pickle(model, bucket, f"{prefix}/model.pkl")
+        metrics={"cv_accuracy": round(cv_accuracy, 4), "test_accuracy": round(test_accuracy, 4)},
+        description="Titanic survival: logistic regression on raw passenger columns",
+        tags=["demo", "titanic", "classification"],
+        env="dev",
+        training_table=f"{project}.{dataset}.titanic",
+        metadata={
+            "created_by": f"mlsys demo on {platform.node()}",
+            "params": {"classifier": "LogisticRegression", "max_iter": 1000},
+        },
+    )
+    prefix = f"{titanic.MODEL_NAME}/v{version}"
     size = len(gcs_get(bucket, f"{prefix}/model.pkl"))
     console.print(
-        f"[green]✓[/] uploaded [cyan]gs://{bucket}/{prefix}/model.pkl[/] ({size:,} bytes)"
-        f" and metadata.json"
+        f"[green]✓[/] mlsys.log_model uploaded [cyan]gs://{bucket}/{prefix}/model.pkl[/] "
+        f"({size:,} bytes) with metadata.json (lineage) and profile.json (reference profile)"
     )
 
     registered = wait_for_version("dev", titanic.MODEL_NAME, version, timeout=60)
@@ -107,7 +106,7 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         f"[green]✓[/] registered by itself in [cyan]{dataset}.model_registry[/] "
         f"{time.monotonic() - uploaded:.1f}s after the upload (GCS event → function): "
         f"{registered.version_label}, sha256 {(registered.sha256 or '-')[:12]}…, "
-        f"metrics {registered.metrics}"
+        f"metrics {registered.metrics}, profile {registered.has_profile}"
     )
 
     restored = gcs_get_pickle(bucket, f"{prefix}/model.pkl")
@@ -118,13 +117,19 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
         f"training accuracy {accuracy:.3f}"
     )
     predictions = predict_titanic_test(console, version)
+    drifted = predict_shifted(console, version)
+    url = f"{settings.service_url}/ui/models/{titanic.MODEL_NAME}?env=dev"
+    console.print(f"console: [bold cyan]{url}[/] (models, jobs, drift, shadow comparisons)")
     console.print(
-        f"next: [bold]uv run mlsys models show {titanic.MODEL_NAME}[/], "
+        f"next: [bold]uv run mlsys models show {titanic.MODEL_NAME} v{version}[/], "
+        f"[bold]uv run mlsys monitor {titanic.MODEL_NAME} --env dev[/], "
         f"[bold]uv run mlsys promote {titanic.MODEL_NAME} v{version} --from dev --to staging[/]"
     )
     return {
         "version": version,
         "predictions": predictions,
+        "drifted": drifted,
+        "console_url": url,
         "registered": registered,
         "bucket": bucket,
         "prefix": prefix,
@@ -135,9 +140,71 @@ def run_demo(console: Console, *, start_stack: bool = True) -> dict[str, Any]:
     }
 
 
+def _predict(body: dict[str, Any]) -> tuple[dict[str, Any], str]:
+    """Run a prediction job through the running service (else in-process); its JSON record."""
+    import httpx
+
+    settings = get_settings()
+    if settings.service_url:
+        response = httpx.post(f"{settings.service_url}/predict", json=body, timeout=120)
+        if response.status_code != 200:
+            raise RuntimeError(f"POST /predict answered {response.status_code}: {response.text}")
+        return response.json(), f"POST {settings.service_url}/predict"
+    from mlsys.predict import run_prediction  # no service running: the same pipeline here
+
+    return run_prediction(**body).__dict__, "mlsys.predict.run_prediction"
+
+
+def shifted(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of the passengers twenty years older who paid three times the fare: what the
+    model would see if the data feeding it changed (the other columns are left as they are)."""
+    out = frame.copy()
+    out["Age"] = out["Age"] + 20
+    out["Fare"] = out["Fare"] * 3
+    return out
+
+
+def predict_shifted(console: Console, version: int) -> dict[str, Any]:
+    """Predict the shifted copy and show the drift alert its job raised."""
+    from rich.table import Table
+
+    from mlsys.monitoring.store import job_drift, worst_status
+
+    settings = get_settings()
+    dataset = settings.dataset_for("dev")
+    body: dict[str, Any] = {
+        "env": "dev",
+        "input_table": f"{settings.dataset_ref('dev')}.{SHIFTED_TABLE}",
+        "output_table": f"{settings.predictions_dataset_ref('dev')}.{SHIFTED_TABLE}_predictions",
+        "model_name": titanic.MODEL_NAME,
+        "model_version": f"v{version}",
+        "id_columns": ["PassengerId"],
+        "write_disposition": "truncate",
+    }
+    job, _ = _predict(body)
+    drift = job_drift("dev", job["job_id"])
+    status = worst_status(drift)
+    style = {"alert": "bold red", "warn": "yellow"}.get(status or "", "green")
+    console.print(
+        f"[{style}]![/] predicted [cyan]{dataset}.{SHIFTED_TABLE}[/] (job {job['job_id']}): "
+        f"drift [{style}]{status}[/]"
+    )
+    table = Table("feature", "PSI", "JS distance", "null rate (ref)", "status")
+    for row in drift:
+        row_style = {"alert": "bold red", "warn": "yellow"}.get(row.status, "green")
+        table.add_row(
+            row.feature,
+            "-" if row.psi is None else f"{row.psi:.3f}",
+            "-" if row.js_distance is None else f"{row.js_distance:.3f}",
+            f"{row.null_rate or 0:.1%} ({row.reference_null_rate or 0:.1%})",
+            f"[{row_style}]{row.status}[/]",
+        )
+    console.print(table)
+    return {**job, "drift": drift, "drift_status": status}
+
+
 def predict_titanic_test(console: Console, version: int) -> dict[str, Any]:
     """Predict ``titanic_test`` with ``version`` through the running service; show a few rows."""
-    import httpx
     from rich.table import Table
 
     settings = get_settings()
@@ -153,17 +220,7 @@ def predict_titanic_test(console: Console, version: int) -> dict[str, Any]:
         "id_columns": ["PassengerId", "Name"],
         "write_disposition": "truncate",
     }
-    if settings.service_url:
-        response = httpx.post(f"{settings.service_url}/predict", json=body, timeout=120)
-        if response.status_code != 200:
-            raise RuntimeError(f"POST /predict answered {response.status_code}: {response.text}")
-        job = response.json()
-        via = f"POST {settings.service_url}/predict"
-    else:  # no service running: the same pipeline in-process
-        from mlsys.predict import run_prediction
-
-        job = run_prediction(**body).__dict__
-        via = "mlsys.predict.run_prediction"
+    job, via = _predict(body)
     console.print(
         f"[green]✓[/] predicted {job['rows_written']} rows of [cyan]{dataset}.titanic_test[/] "
         f"with v{version} ({via}, job {job['job_id']}) into [cyan]{output}[/]"

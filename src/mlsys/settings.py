@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     online_onnx_trial_rows: int = Field(32, alias="MLSYS_ONLINE_ONNX_TRIAL_ROWS", ge=0)
     online_onnx_tolerance: float = Field(1e-5, alias="MLSYS_ONLINE_ONNX_TOLERANCE", ge=0)
 
+    # Monitoring (mlsys.monitoring): drift thresholds, and JSON logs for Cloud Logging.
+    monitoring_config: str = Field("monitoring.yaml", alias="MLSYS_MONITORING_CONFIG")
+    log_format: Literal["json", "text"] = Field("json", alias="MLSYS_LOG_FORMAT")
+
     @field_validator("storage_emulator_host", "bigquery_emulator_host")
     @classmethod
     def _with_scheme(cls, value: str | None) -> str | None:

@@ -23,7 +23,7 @@ app = typer.Typer(
 
 
 def _register() -> None:
-    from mlsys.cli import bqml, demo, local, models, predict, promote, schedules
+    from mlsys.cli import bqml, demo, local, models, monitor, predict, promote, schedules
 
     app.add_typer(local.app, name="local")
     app.add_typer(models.app, name="models")
@@ -35,6 +35,7 @@ def _register() -> None:
     app.command("promote")(promote.promote)
     app.command("rollback")(promote.rollback)
     app.command("archive")(promote.archive)
+    app.command("monitor")(monitor.monitor)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Column, Table
@@ -121,10 +121,12 @@ def show(
         if as_json:
             console.print_json(mv.model_dump_json())
             return
-        data = mv.model_dump(mode="json")
+        data = mv.model_dump(mode="json", exclude={"metadata"})
         data["status"] = _status(mv)
         console.print(_version_text(data))
         _warn_duplicates([mv])
+        _print_lineage(mv.metadata or {})
+        _print_profile(env, mv)
         return
     versions = with_state(env, list_versions(env, name))
     if as_json:
@@ -175,6 +177,49 @@ def _warn_duplicates(versions: Sequence[ModelVersion | ModelSummary]) -> None:
                 f"[yellow]warning[/]: {v.model_name} {label} has the same bytes (sha256) as "
                 f"{v.duplicate_of}: a re-upload, not a new model"
             )
+
+
+def _print_lineage(metadata: dict[str, Any]) -> None:
+    """Where the version came from (metadata.json ``lineage``, written by mlsys.log_model)."""
+    lineage = metadata.get("lineage") or {}
+    if not lineage:
+        console.print("[bold]lineage[/]: not recorded (uploaded without mlsys.log_model)")
+        return
+    console.print("[bold]lineage[/]:")
+    for key, value in lineage.items():
+        console.print(f"  {key}: {value}")
+    versions = metadata.get("library_versions") or {}
+    if versions:
+        console.print("  packages: " + ", ".join(f"{k} {v}" for k, v in versions.items()))
+
+
+def _print_profile(env: str, mv: Any) -> None:
+    """The reference profile drift is measured against: its rows, and a line per feature."""
+    from mlsys.monitoring.reference import load_reference
+
+    profile = load_reference(mv, env=env) if mv.has_profile else None
+    if profile is None:
+        reason = "unreadable (see the log)" if mv.has_profile else "none (no drift figures)"
+        console.print(f"[bold]profile[/]: {reason}")
+        return
+    console.print(
+        f"[bold]profile[/]: profile.json (sha256 {mv.profile_sha256[:12]}…), "
+        f"{profile.rows:,} training rows"
+    )
+    table = Table("feature", "kind", "bins", "null rate", box=None, padding=(0, 2))
+    for feature, hist in profile.features.items():
+        table.add_row(feature, hist.kind, str(len(hist.counts)), f"{hist.null_rate:.1%}")
+    if profile.prediction is not None:
+        shares = ", ".join(
+            f"{label} {count / max(sum(profile.prediction.counts), 1):.0%}"
+            for label, count in zip(
+                profile.prediction.labels(), profile.prediction.counts, strict=True
+            )
+        )
+        table.add_row(
+            "prediction", profile.prediction.kind, str(len(profile.prediction.counts)), shares
+        )
+    console.print(table)
 
 
 @registry_app.command()

@@ -42,6 +42,10 @@ def predict(
     allow_archived: Annotated[
         bool, typer.Option("--allow-archived", help="predict with an archived version anyway")
     ] = False,
+    shadow_version: Annotated[
+        str | None,
+        typer.Option(help="a challenger version scoring the same rows into OUTPUT__shadow"),
+    ] = None,
 ) -> None:
     """Predict every row of --input with a registered model into --output (streamed)."""
     request: dict[str, Any] = {
@@ -58,6 +62,11 @@ def predict(
     if engine == "cloud-run-job":
         from mlsys.jobs import launch
 
+        if shadow_version is not None:
+            from mlsys.errors import InvalidInput
+
+            raise InvalidInput("--shadow-version needs --engine local: sharded jobs do not shadow")
+
         with console.status(f"checking the request and starting {tasks} Cloud Run tasks..."):
             started = launch(**request, tasks=tasks)
         console.print(
@@ -73,7 +82,7 @@ def predict(
     from mlsys.predict.pipeline import execute
 
     with console.status("checking the request and loading the model..."):
-        job = prepare_prediction(**request)
+        job = prepare_prediction(**request, shadow_version=shadow_version)
     if job.reused:
         console.print(f"[yellow]job {job.record.job_id} already published[/]: nothing to do")
     with Progress(
@@ -97,3 +106,6 @@ def predict(
         f"[green]✓[/] job [cyan]{record.job_id}[/]: {record.rows_written:,} rows of "
         f"{record.model_name} v{record.model_version} in [cyan]{record.output_table}[/]"
     )
+    from mlsys.cli.monitor import print_job_monitoring
+
+    print_job_monitoring(env, record)

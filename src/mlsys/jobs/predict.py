@@ -14,6 +14,7 @@ import sys
 
 from mlsys.errors import MlsysError
 from mlsys.jobs.shard import run_task
+from mlsys.logs import configure_logging, log_context
 from mlsys.settings import get_settings
 
 log = logging.getLogger("mlsys.jobs.predict")
@@ -27,27 +28,36 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--env", default=None, help="dev, staging or prod (default: MLSYS_ENV)")
     args = parser.parse_args(argv)
     settings = get_settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    configure_logging("job")
     index, count = settings.cloud_run_task_index, settings.cloud_run_task_count
-    try:
-        outcome = run_task(
-            args.env or settings.mlsys_env,
+    with log_context(job_id=args.job_id, task=index):
+        try:
+            outcome = run_task(
+                args.env or settings.mlsys_env,
+                args.job_id,
+                index=index,
+                count=count,
+                attempt=settings.cloud_run_task_attempt,
+            )
+        except MlsysError as exc:
+            log.error(
+                "task %d/%d of job %s failed: %s: %s",
+                index,
+                count,
+                args.job_id,
+                exc.code,
+                exc.message,
+            )
+            return 2 if exc.http_status < 500 else 1
+        published = "" if outcome.published is None else f"; published {outcome.published} rows"
+        log.info(
+            "task %d/%d of job %s: %d rows staged%s",
+            index,
+            count,
             args.job_id,
-            index=index,
-            count=count,
-            attempt=settings.cloud_run_task_attempt,
+            outcome.rows,
+            published,
         )
-    except MlsysError as exc:
-        log.error(
-            "task %d/%d of job %s failed: %s: %s", index, count, args.job_id, exc.code, exc.message
-        )
-        return 2 if exc.http_status < 500 else 1
-    published = "" if outcome.published is None else f"; published {outcome.published} rows"
-    log.info(
-        "task %d/%d of job %s: %d rows staged%s", index, count, args.job_id, outcome.rows, published
-    )
     return 0
 
 

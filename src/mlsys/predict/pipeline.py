@@ -5,6 +5,7 @@ chunks through it, publish the output once. The service and the CLI are thin she
 
 from __future__ import annotations
 
+import contextvars
 import dataclasses
 import logging
 import threading
@@ -16,6 +17,8 @@ from typing import Any
 from mlsys.artifacts import ArtifactRef, load_model
 from mlsys.errors import JobConflict, MlsysError
 from mlsys.identifiers import parse_table_id
+from mlsys.logs import log_context
+from mlsys.monitoring.job import JobMonitor, prepare_monitor
 from mlsys.predict.features import FeaturePlan, check_input, default_id_columns, plan_features
 from mlsys.predict.jobs import (
     PROGRESS_INTERVAL_S,
@@ -44,6 +47,7 @@ class ResolvedModel:
     version: int
     metadata: dict[str, Any] | None
     artifact_uri: str
+    row: Any = None  # the registry's ModelVersion (its reference profile, for drift)
 
 
 @dataclass
@@ -58,6 +62,7 @@ class PreparedJob:
     source: BigQueryReadSource | None = None
     sink: BigQuerySink | None = None
     reused: bool = False  # the job id already published: nothing to do
+    monitor: JobMonitor | None = None  # drift profile and shadow scoring (mlsys.monitoring)
 
 
 def resolve_model(
@@ -73,7 +78,9 @@ def resolve_model(
         check_not_archived(env, mv)
     loaded = load_model(ArtifactRef.from_version(mv), allowed_bucket=get_settings().bucket_for(env))
     metadata = mv.metadata or ({"features": mv.features} if mv.features else None)
-    return ResolvedModel(loaded.model, mv.model_name, mv.model_version, metadata, mv.artifact_uri)
+    return ResolvedModel(
+        loaded.model, mv.model_name, mv.model_version, metadata, mv.artifact_uri, row=mv
+    )
 
 
 def prepare_prediction(
@@ -89,6 +96,7 @@ def prepare_prediction(
     store: JobStore | None = None,
     chunk_rows: int | None = None,
     allow_archived: bool = False,
+    shadow_version: str | int | None = None,
 ) -> PreparedJob:
     """Validate the request and load what the job needs; user errors surface here."""
     check_env(env)
@@ -154,7 +162,18 @@ def prepare_prediction(
             store.save(record)
             return PreparedJob(record=record, store=store, reused=True)
     record.rows_total = source.num_rows
-    return PreparedJob(record, store, model, features, output, source, sink)
+    monitor = prepare_monitor(
+        env=env,
+        job_id=job_id,
+        model=model,
+        input_schema=source.schema,
+        output=output,
+        output_ref=output_ref,
+        write_disposition=write_disposition,
+        shadow_version=shadow_version,
+        flush_rows=chunk_rows or 0,
+    )
+    return PreparedJob(record, store, model, features, output, source, sink, monitor=monitor)
 
 
 def _previous_run(store: JobStore, record: JobRecord) -> JobRecord | None:
@@ -186,6 +205,12 @@ def execute(job: PreparedJob, *, progress: Progress | None = None) -> JobRecord:
     """Stream, publish and record the outcome; re-raises the error of a failed job."""
     if job.reused:
         return job.record
+    record = job.record
+    with log_context(job_id=record.job_id, model=record.model_name, version=record.model_version):
+        return _execute(job, progress=progress)
+
+
+def _execute(job: PreparedJob, *, progress: Progress | None = None) -> JobRecord:
     assert job.model and job.features and job.output and job.source and job.sink
     record, store = job.record, job.store
     store.save(record)
@@ -208,6 +233,7 @@ def execute(job: PreparedJob, *, progress: Progress | None = None) -> JobRecord:
             source=job.source,
             sink=job.sink,
             progress=on_progress,
+            observers=job.monitor.observers if job.monitor else (),
         )
     except BaseException as exc:
         record.status = JobStatus.FAILED
@@ -216,6 +242,8 @@ def execute(job: PreparedJob, *, progress: Progress | None = None) -> JobRecord:
         record.updated_at = record.finished_at = now()
         store.save(record)
         raise
+    if job.monitor is not None:  # published: drift and shadow figures, before "succeeded"
+        job.monitor.record()
     record.status = JobStatus.SUCCEEDED
     record.rows_done, record.rows_written = result.rows_read, result.rows_written
     record.updated_at = record.finished_at = now()
@@ -241,5 +269,9 @@ def start_prediction(**request: Any) -> JobRecord:
         except Exception:  # recorded in the job store by execute(); nobody waits on the thread
             log.exception("prediction job %s failed", job.record.job_id)
 
-    threading.Thread(target=work, name=f"predict-{job.record.job_id}", daemon=True).start()
+    context = contextvars.copy_context()  # the request's trace follows the job into its thread
+    thread = threading.Thread(
+        target=context.run, args=(work,), name=f"predict-{job.record.job_id}", daemon=True
+    )
+    thread.start()
     return dataclasses.replace(job.record)

@@ -13,10 +13,11 @@ import logging
 import queue
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
+import numpy as np
 import pyarrow as pa
 
 from mlsys.predict.features import FeaturePlan, model_input
@@ -39,14 +40,36 @@ _M_MMAP_THRESHOLD = -3
 Progress = Callable[[int, int | None], None]
 
 
+class StreamObserver(Protocol):
+    """Sees every scored chunk in the scoring thread: its input rows (the model's features,
+    the id columns and the observer's own ``columns``) and the model's answers. Drift profiles
+    and shadow scoring are observers (:mod:`mlsys.monitoring`)."""
+
+    @property
+    def columns(self) -> Sequence[str]:
+        """Input columns the observer reads besides the features and ids."""
+
+    def start(self) -> None: ...
+
+    def observe(
+        self, batch: pa.RecordBatch, prediction: np.ndarray, proba: np.ndarray | None
+    ) -> None: ...
+
+    def finish(self) -> None:
+        """Every chunk was seen; runs before the output is published (raise to fail the job)."""
+
+    def abort(self) -> None:
+        """The job failed: drop whatever was kept (must not raise)."""
+
+
 @dataclass(frozen=True)
 class StreamResult:
     rows_read: int
     rows_written: int
 
 
-class _Writer:
-    """A thread that writes batches to the sink; its first error is re-raised to the caller."""
+class SinkWriter:
+    """A thread that writes batches to a sink; its first error is re-raised to the caller."""
 
     _STOP = object()
 
@@ -109,32 +132,42 @@ def predict_stream(
     source: BatchSource,
     sink: BatchSink,
     progress: Progress | None = None,
+    observers: Sequence[StreamObserver] = (),
 ) -> StreamResult:
-    """Score every row of ``source`` into ``sink``; publish only if all chunks succeeded."""
+    """Score every row of ``source`` into ``sink``; publish only if all chunks succeeded.
+
+    ``observers`` see each chunk after it is scored, and finish before the publish."""
     release_large_buffers()
     classes = None if output.classes is None else _classes(model)
     scorer = Scorer(model, classes)
-    columns = list(dict.fromkeys([*features.names, *output.id_columns]))
+    extra = [c for observer in observers for c in observer.columns]
+    columns = list(dict.fromkeys([*features.names, *output.id_columns, *extra]))
     sink.open(output.schema)
-    writer = _Writer(sink)
+    writer = SinkWriter(sink)
     rows = 0
     try:
+        for observer in observers:
+            observer.start()
         for batch in source.batches(columns):
             prediction, proba = scorer(model_input(batch, features), first_row=rows)
             writer.put(output.batch(batch, prediction, proba))
+            for observer in observers:
+                observer.observe(batch, prediction, proba)
             rows += batch.num_rows
             if progress is not None:
                 progress(rows, source.num_rows)
         writer.close()
+        for observer in observers:
+            observer.finish()
         written = sink.commit()
     except BaseException:
         writer.close_quietly()
+        for observer in observers:
+            observer.abort()
         sink.abort()
         raise
     return StreamResult(rows_read=rows, rows_written=written)
 
 
 def _classes(model: Any) -> Any:
-    import numpy as np
-
     return np.asarray(model.classes_)

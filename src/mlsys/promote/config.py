@@ -6,6 +6,10 @@ titanic-survival:
     accuracy: ">= 0.78"      # operator and number; >=, >, <=, <, ==
   sample_table: mlsys-local.mlsys_dev.titanic   # optional; default: metadata training_data
   sample_rows: 100                               # optional; default 100
+  min_agreement: 0.9       # optional: share of the target champion's latest input rows on
+                           # which the candidate predicts the champion's label (classifiers)
+  max_mean_abs_diff: 2.5   # optional: the same for regressors, as mean |difference|
+  agreement_rows: 1000     # optional; rows of that input compared (default 1000)
 ```
 """
 
@@ -24,6 +28,15 @@ from mlsys.errors import ConfigError
 from mlsys.settings import find_project_root, get_settings
 
 DEFAULT_SAMPLE_ROWS = 100
+DEFAULT_AGREEMENT_ROWS = 1000
+_KEYS = (
+    "metrics",
+    "sample_table",
+    "sample_rows",
+    "min_agreement",
+    "max_mean_abs_diff",
+    "agreement_rows",
+)
 _OPERATORS: dict[str, Callable[[float, float], bool]] = {
     ">=": operator.ge,
     ">": operator.gt,
@@ -56,6 +69,14 @@ class ModelPolicy:
     thresholds: list[Threshold] = field(default_factory=list)
     sample_table: str | None = None
     sample_rows: int = DEFAULT_SAMPLE_ROWS
+    # Shadow agreement with the target's champion (mlsys.monitoring.shadow); None: not required.
+    min_agreement: float | None = None
+    max_mean_abs_diff: float | None = None
+    agreement_rows: int = DEFAULT_AGREEMENT_ROWS
+
+    @property
+    def wants_agreement(self) -> bool:
+        return self.min_agreement is not None or self.max_mean_abs_diff is not None
 
 
 @dataclass(frozen=True)
@@ -94,24 +115,50 @@ def parse_config(data: Any, source: str = "promotion.yaml") -> PromotionConfig:
     for name, body in data.items():
         if not isinstance(body, dict):
             raise ConfigError(f"{source}: {name!r} must be a mapping with 'metrics'")
-        unknown = set(body) - {"metrics", "sample_table", "sample_rows"}
+        unknown = set(body) - set(_KEYS)
         if unknown:
             raise ConfigError(
-                f"{source}: {name!r} has unknown keys {sorted(unknown)}: expected metrics, "
-                "sample_table, sample_rows"
+                f"{source}: {name!r} has unknown keys {sorted(unknown)}: expected "
+                f"{', '.join(_KEYS)}"
             )
         metrics = body.get("metrics") or {}
         if not isinstance(metrics, dict):
             raise ConfigError(f"{source}: {name}.metrics must map metric names to thresholds")
-        rows = body.get("sample_rows", DEFAULT_SAMPLE_ROWS)
-        if not isinstance(rows, int) or isinstance(rows, bool) or rows < 1:
-            raise ConfigError(f"{source}: {name}.sample_rows must be a positive integer")
         models[str(name)] = ModelPolicy(
             thresholds=[parse_threshold(str(m), s) for m, s in metrics.items()],
             sample_table=body.get("sample_table"),
-            sample_rows=rows,
+            sample_rows=_positive(body, "sample_rows", DEFAULT_SAMPLE_ROWS, f"{source}: {name}"),
+            min_agreement=_share(body.get("min_agreement"), f"{source}: {name}.min_agreement"),
+            max_mean_abs_diff=_number(
+                body.get("max_mean_abs_diff"), f"{source}: {name}.max_mean_abs_diff"
+            ),
+            agreement_rows=_positive(
+                body, "agreement_rows", DEFAULT_AGREEMENT_ROWS, f"{source}: {name}"
+            ),
         )
     return PromotionConfig(models, source)
+
+
+def _positive(body: dict[str, Any], key: str, default: int, where: str) -> int:
+    value = body.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"{where}.{key} must be a positive integer")
+    return value
+
+
+def _number(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+        raise ConfigError(f"{where} must be a non-negative number, found {value!r}")
+    return float(value)
+
+
+def _share(value: Any, where: str) -> float | None:
+    number = _number(value, where)
+    if number is not None and number > 1:
+        raise ConfigError(f"{where} is a share of rows: expected 0..1, found {value!r}")
+    return number
 
 
 def load_config(path: str | Path | None = None) -> PromotionConfig:

@@ -21,7 +21,7 @@ from google.api_core import exceptions as gexc
 
 from mlsys.clients import storage_client
 from mlsys.errors import ArtifactExists, ObjectNotFound
-from mlsys.registry.contract import METADATA_FILE
+from mlsys.registry.contract import METADATA_FILE, PROFILE_FILE
 from mlsys.settings import get_settings
 
 
@@ -45,13 +45,19 @@ class CopyReport:
 
 
 def plan_copy(
-    model_object: str, model_generation: int | None, metadata_generation: int | None
+    model_object: str,
+    model_generation: int | None,
+    metadata_generation: int | None,
+    profile_generation: int | None = None,
 ) -> list[SourceObject]:
-    """metadata.json (when registered) first, then the model file."""
+    """metadata.json and profile.json (when registered) first, then the model file."""
     prefix = model_object.rsplit("/", 1)[0]
     objects = []
     if metadata_generation is not None:
         objects.append(SourceObject(f"{prefix}/{METADATA_FILE}", metadata_generation))
+    # The reference profile travels with the version: drift in prod is measured against it.
+    if profile_generation is not None:
+        objects.append(SourceObject(f"{prefix}/{PROFILE_FILE}", profile_generation))
     objects.append(SourceObject(model_object, model_generation))
     return objects
 

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mlsys.promote")
 
 GateStatus = Literal["pass", "fail", "skip"]
-GATES = ("registered", "metadata", "metrics", "schema", "smoke")
+GATES = ("registered", "metadata", "metrics", "schema", "smoke")  # + "agreement" when asked
 
 
 @dataclass(frozen=True)
@@ -77,6 +77,11 @@ def run_gates(
         ("schema", gate_schema, ("registered", "metadata")),
         ("smoke", gate_smoke, ("registered",)),
     ]
+    policy = candidate.policy
+    if policy is not None and policy.wants_agreement:  # asked for in promotion.yaml only
+        from mlsys.promote.agreement import gate_agreement
+
+        checks.append(("agreement", gate_agreement, ("registered", "schema")))
     status: dict[str, GateStatus] = {}
     for name, check, needs in checks:
         missing = [n for n in needs if status.get(n) != "pass"]

@@ -243,8 +243,13 @@ def _already_promoted(
 
 def _objects(source: ModelVersion, env: str) -> list[SourceObject]:
     rows = registry_store(env).current(model_name=source.model_name, version=source.model_version)
-    metadata_generation = rows[0].get("metadata_generation") if rows else None
-    return plan_copy(source.object_name, source.generation, metadata_generation)
+    row = rows[0] if rows else {}
+    return plan_copy(
+        source.object_name,
+        source.generation,
+        row.get("metadata_generation"),
+        row.get("profile_generation"),
+    )
 
 
 def _alias_entries(

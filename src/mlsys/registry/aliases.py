@@ -122,6 +122,31 @@ def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> d
     return {row.alias: row for row in current}
 
 
+def alias_of_models(env: str, alias: str = CHAMPION) -> dict[str, AliasRow]:
+    """The current ``alias`` of every model of ``env`` in one query (lists of models)."""
+    from google.cloud import bigquery
+
+    from mlsys.clients import bigquery_client
+
+    check_alias(alias)
+    sql = (
+        "SELECT * EXCEPT (pos) FROM (SELECT a.*, ROW_NUMBER() OVER (PARTITION BY a.model_name "
+        "ORDER BY a.revision DESC, a.assigned_at DESC) AS pos "
+        f"FROM `{table_id(check_env(env))}` AS a WHERE a.alias = @alias) WHERE pos = 1"
+    )
+    params = [bigquery.ScalarQueryParameter("alias", "STRING", alias)]
+    try:
+        rows = (
+            bigquery_client(env)
+            .query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params))
+            .result()
+        )
+    except gexc.NotFound:  # no aliases table: no aliases
+        return {}
+    current = [AliasRow.from_row(dict(r.items())) for r in rows]
+    return {row.model_name: row for row in current}
+
+
 def resolve_alias(env: str, model_name: str, alias: str) -> int:
     """The version number an alias points at in ``env``."""
     check_alias(alias)

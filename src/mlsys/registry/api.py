@@ -8,7 +8,7 @@ import json
 import time
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, computed_field
 
 from mlsys.errors import InvalidInput, ModelNotFound, VersionNotFound
 from mlsys.registry.contract import check_model_name, parse_version
@@ -48,6 +48,15 @@ class ModelVersion(BaseModel):
     duplicate_of: str | None = Field(
         None, description="a lower registered version with the same bytes (sha256), e.g. v1"
     )
+    # The reference profile (profile.json) drift is measured against; None: no drift figures.
+    profile_generation: int | None = None
+    profile_sha256: str | None = None
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def has_profile(self) -> bool:
+        """Whether the version has a registered reference profile."""
+        return self.profile_sha256 is not None
 
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> ModelVersion:

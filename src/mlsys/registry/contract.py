@@ -1,8 +1,10 @@
 """The artifact contract: where a model version lives in its bucket and what metadata.json holds.
 
 ``{model_name}/v{N}/model.{pkl|joblib|skops|onnx}``, optionally with
-``{model_name}/v{N}/metadata.json``, and derived files mlsys writes itself (e.g. the BigQuery ML
-ONNX export) under ``{model_name}/v{N}/exports/``: recorded with their hash, never a version.
+``{model_name}/v{N}/metadata.json`` and ``{model_name}/v{N}/profile.json`` (the reference profile
+of the training data that drift is measured against, written by :func:`mlsys.log_model`), and
+derived files mlsys writes itself (e.g. the BigQuery ML ONNX export) under
+``{model_name}/v{N}/exports/``. Profiles and exports are recorded with their hash, never a version.
 """
 
 from __future__ import annotations
@@ -20,10 +22,11 @@ MODEL_FORMATS = ("pkl", "joblib", "skops", "onnx")
 MODEL_NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,62}$")
 VERSION_RE = re.compile(r"^v([1-9][0-9]{0,8})$")
 METADATA_FILE = "metadata.json"
+PROFILE_FILE = "profile.json"
 EXPORTS_DIR = "exports"
 EXPORT_FILE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$")
 
-ObjectKind = Literal["model", "metadata", "export"]
+ObjectKind = Literal["model", "metadata", "profile", "export"]
 
 
 @dataclass(frozen=True)
@@ -67,7 +70,10 @@ def parse_version(spec: str | int) -> int:
 
 def parse_artifact_path(object_name: str) -> ArtifactPath:
     """Parse an object name, or raise :class:`ArtifactPathError` saying what does not fit."""
-    expected = "expected '{model_name}/v{N}/model.{pkl|joblib|skops|onnx}' or '.../metadata.json'"
+    expected = (
+        "expected '{model_name}/v{N}/model.{pkl|joblib|skops|onnx}', '.../metadata.json' or "
+        "'.../profile.json'"
+    )
     if not object_name or object_name.startswith("/") or "\\" in object_name:
         raise ArtifactPathError(f"invalid object path {object_name!r}: {expected}")
     parts = object_name.split("/")
@@ -92,6 +98,8 @@ def parse_artifact_path(object_name: str) -> ArtifactPath:
     version = int(match.group(1))
     if filename == METADATA_FILE:
         return ArtifactPath(name, version, "metadata", None)
+    if filename == PROFILE_FILE:
+        return ArtifactPath(name, version, "profile", None)
     if filename.startswith(f"{EXPORTS_DIR}/"):
         return ArtifactPath(name, version, "export", filename.rsplit(".", 1)[-1].lower())
     stem, _, ext = filename.partition(".")
@@ -99,7 +107,7 @@ def parse_artifact_path(object_name: str) -> ArtifactPath:
         return ArtifactPath(name, version, "model", ext)
     raise ArtifactPathError(
         f"unknown file {filename!r} in {object_name!r}: expected model.pkl, model.joblib, "
-        "model.skops, model.onnx or metadata.json"
+        "model.skops, model.onnx, metadata.json or profile.json"
     )
 
 

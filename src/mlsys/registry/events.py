@@ -84,6 +84,7 @@ def handle_cloudevent(
         event.object_name,
         event.generation,
         f": {event.reject_reason}" if event.reject_reason else "",
+        extra={"fields": {"model": event.model_name, "version": event.model_version}},
     )
     if event.status == STATUS_REGISTERED and event.object_kind == "model" and event.sha256:
         _warn_if_duplicate(event)
@@ -184,7 +185,7 @@ def build_event(
         return _archived(event, path, bucket, generation)
     if path.kind == "metadata":
         return _with_metadata(event, bucket, name, generation)
-    if path.kind == "export":  # derived file: hashed and recorded, never a version of its own
+    if path.kind in ("export", "profile"):  # hashed and recorded, never a version of its own
         return _with_hash(event, bucket, generation)
     target = store or registry_store(event.environment)
     reason = why_not_the_version(path, name, generation, bucket=bucket, store=target)

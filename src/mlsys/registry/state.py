@@ -89,6 +89,10 @@ def current_rows(events: list[RegistryEvent]) -> list[dict[str, Any]]:
             row[column] = getattr(meta, column) if live_meta and meta else None
         row["tags"] = row["tags"] or []
         row["metadata_generation"] = meta.generation if live_meta and meta else None
+        profile = newest.get(("profile", name, version))
+        live_profile = profile is not None and profile.status == STATUS_REGISTERED
+        row["profile_generation"] = profile.generation if live_profile and profile else None
+        row["profile_sha256"] = profile.sha256 if live_profile and profile else None
         rows.append(row)
     return flag_duplicates(rows)
 
@@ -112,10 +116,11 @@ def flag_duplicates(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def live_object(events: list[RegistryEvent]) -> RegistryEvent | None:
     """The current event of ONE object (e.g. a version's export) by the same rule; None when
     it was deleted, rejected or never hashed."""
-    newest: RegistryEvent | None = None
-    for event in dedupe(events):
-        if event.status != STATUS_REJECTED and (newest is None or _order(event) > _order(newest)):
-            newest = event
-    if newest is None or newest.status != STATUS_REGISTERED or not newest.sha256:
+    state = [e for e in dedupe(events) if e.status in _STATE_STATUSES]
+    if not state:
+        return None
+    gone = {_generation(e) for e in state if e.status == STATUS_DELETED}
+    newest = min(state, key=lambda e: _order(e, gone))
+    if newest.status != STATUS_REGISTERED or not newest.sha256:
         return None
     return newest

@@ -9,7 +9,9 @@
 --     update, which outranks a finalize;
 --  4. metadata.json is its newest generation, joined when that one is not deleted;
 --  5. duplicate_of flags a version whose bytes (sha256) equal a lower registered version of the
---     same model (the `duplicates` CTE; `mlsys.registry.state.flag_duplicates` in Python).
+--     same model (the `duplicates` CTE; `mlsys.registry.state.flag_duplicates` in Python);
+--  6. so is profile.json (the reference profile drift is measured against): its generation and
+--     sha256, which the prediction job checks before using it.
 WITH events AS (
   SELECT * EXCEPT (dup)
   FROM (
@@ -59,6 +61,9 @@ duplicates AS (
     ON o.model_name = a.model_name AND o.sha256 = a.sha256 AND o.model_version < a.model_version
   WHERE o.status = 'registered'
   GROUP BY a.model_name, a.model_version
+),
+profiles AS (
+  SELECT * FROM ranked WHERE object_kind = 'profile' AND pos = 1 AND status = 'registered'
 )
 SELECT
   a.model_name,
@@ -86,9 +91,13 @@ SELECT
   m.features,
   m.metadata_error,
   m.generation AS metadata_generation,
-  d.duplicate_of
+  d.duplicate_of,
+  p.generation AS profile_generation,
+  p.sha256 AS profile_sha256
 FROM artifacts AS a
 LEFT JOIN meta AS m
   ON m.model_name = a.model_name AND m.model_version = a.model_version
 LEFT JOIN duplicates AS d
   ON d.model_name = a.model_name AND d.model_version = a.model_version
+LEFT JOIN profiles AS p
+  ON p.model_name = a.model_name AND p.model_version = a.model_version

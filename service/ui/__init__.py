@@ -1,0 +1,1 @@
+"""The web console: ``/ui`` routes, their Jinja2 templates and stylesheet."""
