@@ -106,7 +106,7 @@ class LocalStack:
             found.env,
             found.started_at,
             found.startup_seconds,
-            extra={"direct": found.direct, "phase": found.phase},
+            extra={"direct": found.direct, "phase": found.phase, "state_dir": str(self.state_dir)},
         )
 
     @staticmethod
@@ -167,7 +167,7 @@ class LocalStack:
                 return self._reused(self._wait(on_ready))
             if any(r.is_running() for r in found.records.values()):
                 # The supervisor died: a new one adopts what runs and starts what does not.
-                found.phase, found.ready = state.STARTING, []
+                found.phase, found.ready, found.supervisor = state.STARTING, [], None
                 state.save(self.state_file, found)
                 self._start_supervisor(found.owner_pid if owner_pid is None else owner_pid)
                 return self._reused(self._wait(on_ready))
