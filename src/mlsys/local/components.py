@@ -29,7 +29,7 @@ from mlsys.errors import LocalStackError
 PUBSUB_TOPIC = "gcs-object-events"
 FUNCTION_TARGET = "on_gcs_event"
 #: Start order (all start at once; clients of a component retry until it answers).
-COMPONENTS = ("gcs", "bigquery", "proxy", "bridge", "function", "service")
+COMPONENTS = ("gcs", "bigquery", "proxy", "bridge", "function", "service", "runjobs")
 PORTS = (
     "gcs_direct",
     "bigquery_direct",
