@@ -17,6 +17,7 @@ table-like name in it is treated as read, written, created and deleted.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from mlsys.local.iam import Check
 
@@ -63,38 +64,44 @@ def statement_checks(sql: str, project: str, default_dataset: str | None = None)
     return list(dict.fromkeys(checks))
 
 
-def _statement(
-    statement: object, exp: object, project: str, default: str | None
-) -> list[Check] | None:
+def _statement(statement: Any, exp: Any, project: str, default: str | None) -> list[Check] | None:
     kind = type(statement).__name__
-    names = {"Insert", "Merge", "Update", "Delete", "Create", "Drop", "TruncateTable", "Alter"}
-    if kind not in names and kind not in _KNOWN_READ_ONLY:
+    writes = {"Insert", "Merge", "Update", "Delete", "Create", "Drop", "TruncateTable", "Alter"}
+    if kind not in writes and kind not in _KNOWN_READ_ONLY:
         return None
-    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}  # type: ignore[attr-defined]
-    target_node = _target(statement, exp) if kind in names else None
-    target = _resource(target_node, project, default, ctes) if target_node is not None else None
-    if target_node is not None and target is None:
+    ctes = {cte.alias_or_name for cte in statement.find_all(exp.CTE)}
+    target_nodes = _targets(statement, exp) if kind in writes else []
+    targets = [_resource(node, project, default, ctes) for node in target_nodes]
+    if kind in writes and (not targets or None in targets):
         return None  # a write whose target cannot be named: do not guess
     checks: list[Check] = []
-    for node in statement.find_all(exp.Table):  # type: ignore[attr-defined]
-        if node is target_node:
+    for node in statement.find_all(exp.Table):
+        if any(node is target for target in target_nodes):
             continue
         resource = _resource(node, project, default, ctes)
         if resource is not None:
             checks.append(_read_check(resource))
-    if target is not None:
+    for target in targets:
+        assert target is not None
         checks.extend(_write_checks(kind, statement, target))
     return checks
 
 
-def _target(statement: object, exp: object) -> object | None:
-    node = statement.this  # type: ignore[attr-defined]
-    if isinstance(node, exp.Schema):  # type: ignore[attr-defined]
-        node = node.this
-    return node if isinstance(node, exp.Table) else None  # type: ignore[attr-defined]
+def _targets(statement: Any, exp: Any) -> list[Any]:
+    """The tables a write statement changes (``TRUNCATE`` lists them, the others name one)."""
+    if type(statement).__name__ == "TruncateTable":
+        nodes = list(statement.expressions)
+    else:
+        node = statement.this
+        nodes = [node.this if isinstance(node, exp.Schema) else node]
+    return (
+        [n for n in nodes if isinstance(n, exp.Table)]
+        if all(isinstance(n, exp.Table) for n in nodes)
+        else []
+    )
 
 
-def _write_checks(kind: str, statement: object, target: str) -> list[Check]:
+def _write_checks(kind: str, statement: Any, target: str) -> list[Check]:
     get = Check("bigquery.tables.getData", target)
     update = Check("bigquery.tables.updateData", target)
     if kind == "Insert" or kind == "TruncateTable":
@@ -107,7 +114,7 @@ def _write_checks(kind: str, statement: object, target: str) -> list[Check]:
         return [Check("bigquery.tables.update", target)]
     # CREATE [OR REPLACE] TABLE|VIEW [AS SELECT]
     checks = [Check("bigquery.tables.create", dataset_of(target))]
-    args = statement.args  # type: ignore[attr-defined]
+    args = statement.args
     if args.get("replace"):
         checks.append(Check("bigquery.tables.update", target))
     if args.get("expression") is not None and str(args.get("kind", "")).upper() != "VIEW":
@@ -122,8 +129,8 @@ def _read_check(resource: str) -> Check:
     return Check("bigquery.tables.getData", resource)
 
 
-def _resource(node: object, project: str, default: str | None, ctes: set[str]) -> str | None:
-    name, dataset, catalog = node.name, node.db, node.catalog  # type: ignore[attr-defined]
+def _resource(node: Any, project: str, default: str | None, ctes: set[str]) -> str | None:
+    name, dataset, catalog = node.name, node.db, node.catalog
     if not dataset:
         if name in ctes or not default:
             return None  # a CTE (or a name BigQuery itself would reject)
