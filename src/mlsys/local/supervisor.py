@@ -83,8 +83,14 @@ class Supervisor:
                 if record is None or not record.is_running():
                     self.state.records[name] = self._spawn(spec, previous=record, reason="")
             self._save()
-            self._wait_ready(time.monotonic() + STARTUP_TIMEOUT_S)
-            self._bootstrap(tuple(n for n in EMULATORS if n in self.state.specs))
+            deadline = time.monotonic() + STARTUP_TIMEOUT_S
+            emulators = tuple(n for n in EMULATORS if n in self.state.specs)
+            # Buckets and datasets as soon as the emulators answer, while the rest starts.
+            self._wait_ready(deadline, only=emulators)
+            with ThreadPoolExecutor(1) as pool:
+                bootstrap = pool.submit(self._bootstrap, emulators)
+                self._wait_ready(deadline)
+                bootstrap.result()
         except Exception as exc:  # reported to `mlsys local up` through the state file
             message = getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
             self.state.phase, self.state.error = state.FAILED, message
@@ -95,8 +101,9 @@ class Supervisor:
         self.state.startup_seconds = round(time.monotonic() - start, 2)
         self._save()
 
-    def _wait_ready(self, deadline: float) -> None:
-        pending = [n for n in self.state.specs if n not in self.state.ready]
+    def _wait_ready(self, deadline: float, only: tuple[str, ...] | None = None) -> None:
+        names = only if only is not None else tuple(self.state.specs)
+        pending = [n for n in names if n not in self.state.ready]
         while pending:
             for name in list(pending):
                 record = self.state.records[name]
@@ -262,9 +269,14 @@ class Supervisor:
 def _failed(name: str, record: ProcessRecord, what: str) -> Exception:
     from mlsys.errors import LocalStackError
 
+    tail = processes.log_tail(record.log)
+    # A port taken between picking it and binding it: say so even when a long traceback
+    # pushed the bind error out of the tail, so `up` retries with other ports.
+    with contextlib.suppress(OSError):
+        if "address already in use" in Path(record.log).read_text(errors="replace").lower():
+            what += " (address already in use)"
     return LocalStackError(
-        f"{name} {what} (command: {' '.join(record.command)}).\n"
-        f"Last lines of {record.log}:\n{processes.log_tail(record.log)}"
+        f"{name} {what} (command: {' '.join(record.command)}).\nLast lines of {record.log}:\n{tail}"
     )
 
 
@@ -274,6 +286,7 @@ def main() -> None:
     parser.add_argument("--owner", type=int, default=None)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per probe otherwise
     supervisor = Supervisor(Path(args.state_dir), args.owner)
 
     def stop(*_: object) -> None:
