@@ -1,6 +1,7 @@
 """Batch prediction benchmark: rows/s and peak RSS, side by side, in one run.
 
     uv run python bench/predict.py               # 100k and 1M rows, plus 3M rows for (c)
+    uv run python bench/predict.py --sizes 100000,1000000 --skip-seed --big 0   # quicker
     uv run python bench/predict.py --write-docs  # ... and update docs/benchmarks.md
 
 Variants (each in its own subprocess, which reports its own peak RSS):
@@ -9,7 +10,8 @@ Variants (each in its own subprocess, which reports its own peak RSS):
 (b) our pipeline with an in-memory Arrow source and sink: our overhead (the source makes the
     same rows batch by batch; (b') reads the whole table into RAM first, which then counts);
 (c) our pipeline against the local BigQuery emulator (Storage Read API in, staging table +
-    atomic publish out);
+    atomic publish out), through the local stack's enforcing IAM proxy, as every client talks
+    to it; (c') the same straight to the emulator: (c) / (c') is the proxy's overhead;
 (d) the seed's approach against the same emulator: the whole table ``to_dataframe``, predict,
     ``load_table_from_dataframe``.
 
@@ -121,7 +123,7 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
         rows = len(model.predict(x))
     elif variant in ("b", "m"):
         rows, start = _ours_in_memory(model, args, whole_table=variant == "m")
-    elif variant == "c":
+    elif variant in ("c", "e"):  # e: (c') the emulator's own endpoints, no proxy
         rows, start = _ours_bigquery(model, args)
     else:
         rows, start = _seed(model, args)
@@ -227,7 +229,9 @@ def _seed(model: Any, args: argparse.Namespace) -> tuple[int, float]:
 
 
 # -- orchestration ------------------------------------------------------------------------------
-def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int) -> dict[str, Any]:
+def run_child(
+    variant: str, output: str, paths: dict[str, Any], chunk_rows: int, direct: dict[str, str]
+) -> dict[str, Any]:
     command = [
         sys.executable,
         __file__,
@@ -245,6 +249,8 @@ def run_child(variant: str, output: str, paths: dict[str, Any], chunk_rows: int)
         str(chunk_rows),
     ]
     env = dict(os.environ, PYTHONPYCACHEPREFIX=str(paths["pycache"]))
+    if variant == "e":
+        env.update(direct)
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # children start faster with cached bytecode
     done = subprocess.run(command, capture_output=True, text=True, check=False, cwd=ROOT, env=env)
     if done.returncode != 0:
@@ -259,10 +265,10 @@ def start_stack(state: Path) -> Any:
     from mlsys.settings import reset_settings
 
     stack = LocalStack(root=ROOT, state_dir=state)
-    info = stack.up(components=("gcs", "bigquery"), owner_pid=os.getpid())
+    info = stack.up(components=("gcs", "bigquery", "proxy"), owner_pid=os.getpid())
     os.environ.update(info.env)
     reset_settings()
-    return stack
+    return stack, info.extra["direct"]
 
 
 def orchestrate(args: argparse.Namespace) -> None:
@@ -273,7 +279,7 @@ def orchestrate(args: argparse.Namespace) -> None:
     with tempfile.TemporaryDirectory(prefix="mlsys-bench-") as tmp:
         tmpdir = Path(tmp)
         print("starting the emulators...", flush=True)
-        stack = start_stack(tmpdir / "stack")
+        stack, direct = start_stack(tmpdir / "stack")
         try:
             settings = get_settings()
             dataset = f"{settings.dataset_ref('dev')}"
@@ -282,7 +288,9 @@ def orchestrate(args: argparse.Namespace) -> None:
             train_model(model)
             results: dict[int, dict[str, dict[str, Any]]] = {}
             loads: dict[int, float] = {}
-            runs = [(n, "abmcd") for n in sizes]
+            # (c) and (c') twice, in both orders, best of each: the first BigQuery run after a
+            # load pays the emulator's warm-up, which would otherwise bias the proxy's ratio.
+            runs = [(n, "abmecced") for n in sizes]
             if args.big:
                 runs.append((args.big, "c"))
             for rows, variants in runs:
@@ -301,8 +309,10 @@ def orchestrate(args: argparse.Namespace) -> None:
                     if variant == "d" and args.skip_seed:
                         continue
                     output = f"{dataset}.bench_out_{variant}_{rows}"
-                    result = run_child(variant, output, paths, args.chunk_rows)
-                    results.setdefault(rows, {})[variant] = result
+                    result = run_child(variant, output, paths, args.chunk_rows, direct)
+                    best = results.setdefault(rows, {}).get(variant)
+                    if best is None or result["rows_per_s"] > best["rows_per_s"]:
+                        results[rows][variant] = result
                     print(
                         f"{rows:>10,} ({variant}) {result['rows_per_s']:>12,.0f} rows/s "
                         f"{result['peak_mib']:>8.0f} MiB peak",
@@ -326,7 +336,8 @@ def markdown(
         "a": "(a) bare `model.predict`",
         "b": "(b) pipeline, in-memory Arrow",
         "m": "(b') same, whole input table in RAM",
-        "c": "(c) pipeline, BigQuery emulator",
+        "c": "(c) pipeline, BigQuery emulator (through the IAM proxy)",
+        "e": "(c') same, straight to the emulator",
         "d": "(d) seed approach, emulator",
     }
     lines = [
@@ -357,6 +368,10 @@ def markdown(
         if "c" in r and "d" in r:
             ratio = r["c"]["rows_per_s"] / r["d"]["rows_per_s"]
             lines.append(f"- (c) / (d) at {big:,} rows: {ratio:.1f} (target >= 10)")
+        for n, by_size in results.items():
+            if "c" in by_size and "e" in by_size:
+                ratio = by_size["c"]["rows_per_s"] / by_size["e"]["rows_per_s"]
+                lines.append(f"- (c) / (c') at {n:,} rows (the IAM proxy's cost): {ratio:.2f}")
         small = min(sizes)
         for v in "bc":
             if small != big and v in results[small] and v in r:
@@ -399,7 +414,7 @@ def main() -> None:
     parser.add_argument("--chunk-rows", type=int, default=50_000)
     parser.add_argument("--skip-seed", action="store_true")
     parser.add_argument("--write-docs", action="store_true")
-    parser.add_argument("--child", choices=list("abmcd"))
+    parser.add_argument("--child", choices=list("abmcde"))
     parser.add_argument("--model")
     parser.add_argument("--parquet")
     parser.add_argument("--table")
