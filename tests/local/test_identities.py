@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 import httpx
+import pytest
 from sklearn.ensemble import RandomForestClassifier
 
 from mlsys.bq import bq_get, bq_put
@@ -13,7 +14,10 @@ from mlsys.schedules import parse_schedules
 from tests.predict.helpers import numeric_frame, publish
 
 
-def test_a_scheduled_run_through_the_running_service(stack, settings, unique):
+@pytest.mark.parametrize("tasks", [1, 2], ids=["on-the-service", "as-a-cloud-run-job"])
+def test_a_scheduled_run_through_the_running_service(stack, settings, unique, tasks):
+    """With ``tasks: 2`` the service (as its own account) runs the env's Cloud Run Job, whose
+    tasks run as the job's account: every hop with exactly its Terraform grants."""
     frame = numeric_frame(50, seed=5)
     source = f"{settings.dataset_ref('dev')}.scheduled_in_{unique}"
     bq_put(frame, source, "WRITE_TRUNCATE")
@@ -32,6 +36,7 @@ def test_a_scheduled_run_through_the_running_service(stack, settings, unique):
                     "version": "latest",
                     "input_table": source,
                     "output_table": output,
+                    "tasks": tasks,
                 }
             ]
         }
@@ -40,7 +45,7 @@ def test_a_scheduled_run_through_the_running_service(stack, settings, unique):
         started = service.post("/predict", json=schedule.request("dev"))
         assert started.status_code == 202, started.text
         job_id = started.json()["job_id"]
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 600
         while (status := service.get(f"/jobs/{job_id}").json())["status"] == "running":
             assert time.monotonic() < deadline, status
             time.sleep(0.5)
