@@ -102,9 +102,10 @@ class Supervisor:
         self._save()
 
     def _wait_ready(self, deadline: float, only: tuple[str, ...] | None = None) -> None:
-        names = only if only is not None else tuple(self.state.specs)
-        pending = [n for n in names if n not in self.state.ready]
-        while pending:
+        """Probe every component not ready yet until those of ``only`` (default: all) are."""
+        wanted = set(only if only is not None else self.state.specs)
+        pending = [n for n in self.state.specs if n not in self.state.ready]
+        while wanted & set(pending):
             for name in list(pending):
                 record = self.state.records[name]
                 if not record.is_running():
@@ -113,8 +114,9 @@ class Supervisor:
                     pending.remove(name)
                     self.state.ready.append(name)
                     self._save()
-            if time.monotonic() > deadline and pending:
-                raise _failed(pending[0], self.state.records[pending[0]], "did not become ready")
+            late = [n for n in pending if n in wanted]
+            if time.monotonic() > deadline and late:
+                raise _failed(late[0], self.state.records[late[0]], "did not become ready")
             time.sleep(0.05)
 
     def _bootstrap(self, emulators: tuple[str, ...]) -> None:
