@@ -21,7 +21,8 @@ from google.pubsub_v1 import types as ps
 
 from mlsys.gcs import gcs_put
 from mlsys.local import processes
-from mlsys.local.bridge import dead_letters, header_value, replay_dead_letters, to_cloudevent
+from mlsys.local.bridge import header_value, to_cloudevent
+from mlsys.local.spool import dead_letters, replay_dead_letters
 from mlsys.registry.store import BigQueryRegistryStore
 from tests.conftest import ROOT
 from tests.registry.conftest import wait_until
@@ -180,7 +181,8 @@ def test_accepted_events_survive_a_killed_bridge(tmp_path, function):
 
 
 def test_a_dead_worker_makes_the_bridge_unhealthy(tmp_path):
-    from mlsys.local.bridge import Deliverer, Spool, make_handlers
+    from mlsys.local.bridge import Deliverer, make_handlers
+    from mlsys.local.spool import Spool
 
     deliverer = Deliverer("http://127.0.0.1:9", Spool(tmp_path))
     server = grpc.server(__import__("concurrent.futures").futures.ThreadPoolExecutor(2))

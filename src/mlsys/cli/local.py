@@ -46,7 +46,7 @@ def up() -> None:
 def status() -> None:
     """Show each component's real health (its probes), restarts and dead letters; exit 1 if
     anything is unhealthy."""
-    from mlsys.local.bridge import dead_letters
+    from mlsys.local.spool import dead_letters
 
     stack = LocalStack()
     report = stack.health()
@@ -118,7 +118,7 @@ def token(
 @app.command("replay-dead-letters")
 def replay_dead_letters() -> None:
     """Hand the dead-lettered events back to the bridge, which delivers them again."""
-    from mlsys.local.bridge import replay_dead_letters as replay
+    from mlsys.local.spool import replay_dead_letters as replay
 
     moved = replay(LocalStack().state_dir / "events")
     console.print(f"{moved} dead-lettered event(s) queued for delivery again")

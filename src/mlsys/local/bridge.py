@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import base64
 import datetime as dt
-import json
 import logging
 import os
 import queue
@@ -30,7 +29,6 @@ import threading
 import time
 import uuid
 from concurrent import futures
-from dataclasses import asdict, dataclass
 from pathlib import Path
 from urllib.parse import quote
 
@@ -39,6 +37,7 @@ import httpx
 from google.pubsub_v1 import types as ps
 
 from mlsys.local.processes import NOT_SERVING, SERVING
+from mlsys.local.spool import Delivery, Spool
 
 log = logging.getLogger("mlsys.local.bridge")
 
@@ -60,20 +59,6 @@ SCAN_S = 1.0
 #: (and space, '"', '%') is percent-encoded as UTF-8. The function reads the object's name
 #: from the JSON body, where it is exact; the subject only mirrors it.
 _HEADER_SAFE = "".join(chr(c) for c in range(0x21, 0x7F) if chr(c) not in '"%')
-
-
-@dataclass
-class Delivery:
-    """One CloudEvent to POST, as kept in the spool."""
-
-    event_id: str
-    headers: dict[str, str]
-    body: str  # base64 of the object JSON
-    attempts: int = 0
-    error: str = ""
-
-    def payload(self) -> bytes:
-        return base64.b64decode(self.body)
 
 
 def to_cloudevent(message: ps.PubsubMessage, message_id: str) -> Delivery | None:
@@ -99,60 +84,6 @@ def to_cloudevent(message: ps.PubsubMessage, message_id: str) -> Delivery | None
 def header_value(text: str) -> str:
     """``text`` as a CloudEvents HTTP header value (percent-encoded UTF-8 outside ASCII)."""
     return quote(text, safe=_HEADER_SAFE)
-
-
-class Spool:
-    """Accepted events on disk: ``pending/`` until delivered, ``dead/`` when given up."""
-
-    def __init__(self, root: Path) -> None:
-        self.pending = root / "pending"
-        self.dead = root / "dead"
-        for folder in (self.pending, self.dead):
-            folder.mkdir(parents=True, exist_ok=True)
-
-    def add(self, delivery: Delivery) -> Path:
-        path = self.pending / f"{time.time_ns():020d}-{delivery.event_id}.json"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(asdict(delivery)))
-        tmp.replace(path)  # atomic: a scan never sees half an event
-        return path
-
-    def load(self, path: Path) -> Delivery:
-        return Delivery(**json.loads(path.read_text()))
-
-    def done(self, path: Path) -> None:
-        path.unlink(missing_ok=True)
-
-    def dead_letter(self, path: Path, delivery: Delivery) -> None:
-        target = self.dead / path.name
-        target.write_text(json.dumps(asdict(delivery)))
-        path.unlink(missing_ok=True)
-        log.error(
-            "DEAD-LETTER %s %s after %d attempts: %s",
-            delivery.headers.get("ce-type"),
-            delivery.headers.get("ce-subject"),
-            delivery.attempts,
-            delivery.error,
-        )
-
-
-def dead_letters(root: Path) -> list[Path]:
-    """The dead-lettered events of a spool, oldest first."""
-    folder = root / "dead"
-    return sorted(folder.glob("*.json")) if folder.is_dir() else []
-
-
-def replay_dead_letters(root: Path) -> int:
-    """Move every dead letter back to ``pending`` (attempts reset); the bridge delivers them."""
-    moved = 0
-    for path in dead_letters(root):
-        delivery = Delivery(**json.loads(path.read_text()))
-        delivery.attempts, delivery.error = 0, ""
-        target = root / "pending" / path.name
-        target.write_text(json.dumps(asdict(delivery)))
-        path.unlink()
-        moved += 1
-    return moved
 
 
 class Deliverer:

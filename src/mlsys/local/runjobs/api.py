@@ -107,29 +107,9 @@ class RunApi:
     # -- jobs --------------------------------------------------------------------------------------
     async def get_job(self, request: Request, principal: str | None, job: str) -> JSONResponse:
         spec = self._job(job, principal, "run.jobs.get")
-        latest = next((e for e in all_executions(self.folder) if e.job == job), None)
-        body: dict[str, Any] = {
-            "name": job,
-            "uid": spec.job_id,
-            "launchStage": "GA",
-            "executionCount": sum(1 for e in all_executions(self.folder) if e.job == job),
-            "template": {
-                "taskCount": spec.task_count,
-                "parallelism": spec.parallelism,
-                "template": {
-                    "containers": [{"command": list(spec.command), "args": list(spec.args)}],
-                    "maxRetries": spec.max_retries,
-                    "timeout": f"{spec.timeout_s:g}s",
-                    "serviceAccount": self.policy.email(f"job@{spec.env}"),
-                },
-            },
-        }
-        if latest is not None:
-            body["latestCreatedExecution"] = {
-                "name": latest.name,
-                "createTime": latest.to_api()["createTime"],
-            }
-        return JSONResponse(body)
+        executions = [e for e in all_executions(self.folder) if e.job == job]
+        account = self.policy.email(f"job@{spec.env}")
+        return JSONResponse(spec.to_api(account, executions))
 
     async def run_job(self, request: Request, principal: str | None, job: str) -> JSONResponse:
         payload = await _json(request)

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from mlsys.local.iam.policy import module_arguments
+from mlsys.local.runjobs.executions import Execution
 from mlsys.local.terraform import Evaluator, TerraformError, load
 from mlsys.settings import ENVIRONMENTS, Settings
 
@@ -33,6 +34,32 @@ class JobSpec:
     @property
     def job_id(self) -> str:
         return self.name.rsplit("/", 1)[-1]
+
+    def to_api(self, account: str, executions: list[Execution]) -> dict[str, Any]:
+        """The ``google.cloud.run.v2.Job`` resource (REST JSON); ``executions``: newest first."""
+        body: dict[str, Any] = {
+            "name": self.name,
+            "uid": self.job_id,
+            "launchStage": "GA",
+            "executionCount": len(executions),
+            "template": {
+                "taskCount": self.task_count,
+                "parallelism": self.parallelism,
+                "template": {
+                    "containers": [{"command": list(self.command), "args": list(self.args)}],
+                    "maxRetries": self.max_retries,
+                    "timeout": f"{self.timeout_s:g}s",
+                    "serviceAccount": account,
+                },
+            },
+        }
+        if executions:
+            latest = executions[0]
+            body["latestCreatedExecution"] = {
+                "name": latest.name,
+                "createTime": latest.to_api()["createTime"],
+            }
+        return body
 
 
 def job_specs(infra: Path, settings: Settings) -> dict[str, JobSpec]:
