@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 
 from mlsys.errors import BackendUnavailable
 from mlsys.settings import ENVIRONMENTS, Settings, check_env, get_settings
-from mlsys.tables import append_rows, ensure_schema_table
+from mlsys.tables import append_rows, ensure_schema_table, query_rows
 
 log = logging.getLogger("mlsys.audit")
 
@@ -179,10 +179,8 @@ def _read(env: str, model_name: str, *, missing_ok: bool) -> list[AuditEntry]:
     sql = f"SELECT * FROM `{table_id(env)}` WHERE model_name = @model_name ORDER BY created_at"
     params = [bigquery.ScalarQueryParameter("model_name", "STRING", model_name)]
     try:
-        job = bigquery_client(env).query(
-            sql, job_config=bigquery.QueryJobConfig(query_parameters=params)
-        )
-        return [AuditEntry.from_row(dict(r.items())) for r in job.result()]
+        rows = query_rows(bigquery_client(env), sql, params, what=f"the audit trail of {env}")
+        return [AuditEntry.from_row(r) for r in rows]
     except gexc.NotFound as exc:
         if missing_ok:
             log.info("no audit trail in %s: %s", env, exc.message)

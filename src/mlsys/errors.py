@@ -176,6 +176,14 @@ class UnverifiedArtifact(IntegrityError):
     code = "ARTIFACT_UNVERIFIED"
 
 
+# -- 403: least privilege (the caller's identity lacks a Terraform grant) -------------------------
+class AccessDenied(MlsysError):
+    """Google Cloud refused a call for lack of a permission; the message names it."""
+
+    code = "PERMISSION_DENIED"
+    http_status = 403
+
+
 # -- 503: a backend could not be reached -------------------------------------------------------
 class BackendUnavailable(MlsysError):
     code = "BACKEND_UNAVAILABLE"

@@ -44,7 +44,7 @@ def append_rows(
     :class:`~mlsys.errors.BackendUnavailable` (callers retry, nothing is half-written)."""
     from google.api_core import exceptions as gexc
 
-    from mlsys.errors import BackendUnavailable
+    from mlsys.errors import AccessDenied, BackendUnavailable
 
     if not rows:
         return
@@ -52,5 +52,25 @@ def append_rows(
         errors = client.insert_rows_json(table_id, rows, row_ids=row_ids)
     except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
         raise BackendUnavailable(f"cannot append {what} to {table_id}: {exc}") from exc
+    except gexc.Forbidden as exc:  # this identity lacks bigquery.tables.updateData there
+        raise AccessDenied(f"may not append {what} to {table_id}: {exc.message}") from None
     if errors:
         raise BackendUnavailable(f"BigQuery refused {what} in {table_id}: {errors}")
+
+
+def query_rows(
+    client: bigquery.Client, sql: str, params: list[Any], *, what: str
+) -> list[dict[str, Any]]:
+    """Rows of a parameterized query over mlsys's own tables, as dicts. A refusal (the
+    identity lacks a grant, e.g. the service on another environment) is
+    :class:`~mlsys.errors.AccessDenied` naming ``what``; ``NotFound`` is the caller's to map."""
+    from google.api_core import exceptions as gexc
+    from google.cloud import bigquery
+
+    from mlsys.errors import AccessDenied
+
+    config = bigquery.QueryJobConfig(query_parameters=params)
+    try:
+        return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
+    except gexc.Forbidden as exc:
+        raise AccessDenied(f"may not read {what}: {exc.message}") from None

@@ -48,9 +48,11 @@ def forest(stack):
 def task_env() -> dict[str, str]:
     """This process's environment (the stack's endpoints) with bytecode cached in a temporary
     folder: the image compiles it at build time, and compiling every import in every task
-    process would triple the tests' time."""
+    process would triple the tests' time. Tasks act as the job's own service account
+    (``job``): the local stack refuses them what Terraform does not grant it."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "mlsys-tests-pycache")
+    env["MLSYS_LOCAL_IDENTITY"] = "job"
     return env
 
 

@@ -1,36 +1,26 @@
 """The launcher: the plan, then ``JobsClient.run_job`` with the task count and args overrides.
 
-The Cloud Run Admin API cannot run here: these tests point the real google-cloud-run client
-(REST transport) at a local HTTP stand-in of the API (tests/jobs/fake_run.py) that records the
-request and answers with an Operation. The tasks are then started as Cloud Run would start
-them, with the args the launcher sent, against the emulator stack.
+The Cloud Run Admin API cannot run here: the local stack serves its subset
+(:mod:`mlsys.local.runjobs`, ``MLSYS_CLOUD_RUN_ENDPOINT``), which the real google-cloud-run
+client (REST transport) calls, and which runs the execution's tasks as real processes, as the
+job's own identity, exactly as Cloud Run runs them.
 """
 
 from __future__ import annotations
 
-import subprocess
-import sys
+import time
 
 import pytest
 
 from mlsys.bq import bq_get
 from mlsys.errors import ConfigError, NotFound
 from mlsys.jobs import launch, shard_store
-from mlsys.jobs.launcher import execution_progress
+from mlsys.jobs.launcher import _client_args, execution_progress, jobs_client
 from mlsys.predict import get_job
 from mlsys.settings import get_settings
-from tests.conftest import ROOT
-from tests.jobs.conftest import ROWS, task_env
-from tests.jobs.fake_run import fake_cloud_run
+from tests.jobs.conftest import ROWS
 
-
-@pytest.fixture
-def cloud_run(stack, monkeypatch):
-    with fake_cloud_run() as fake:
-        monkeypatch.setenv("MLSYS_CLOUD_RUN_ENDPOINT", fake.url)
-        get_settings.cache_clear()
-        yield fake
-    get_settings.cache_clear()
+JOB = "projects/mlsys-local-dev/locations/europe-west1/jobs/mlsys-predict-job-dev"
 
 
 def _request(shard_input, mv, out, job_id, tasks=3):
@@ -45,45 +35,58 @@ def _request(shard_input, mv, out, job_id, tasks=3):
     )
 
 
+def wait_done(execution: str, timeout: float = 600.0) -> dict[str, int]:
+    deadline = time.monotonic() + timeout
+    while not (progress := execution_progress(execution))["done"]:
+        assert time.monotonic() < deadline, progress
+        time.sleep(1.0)
+    return progress
+
+
+def executions_client():
+    from google.cloud import run_v2
+
+    return run_v2.ExecutionsClient(**_client_args(get_settings()))
+
+
+def executions_of_job() -> list[str]:
+    return [e.name for e in executions_client().list_executions(parent=JOB)]
+
+
 def test_launch_runs_the_envs_job_with_tasks_and_args(
-    cloud_run, shard_input, forest, dev_outputs, unique
+    stack, shard_input, forest, dev_outputs, unique
 ):
     out = f"{dev_outputs}.launched_{unique}"
     started = launch(**_request(shard_input, forest, out, f"launch-{unique}"))
-    (method, path, body) = cloud_run.requests[-1]
-    job = "projects/mlsys-local-dev/locations/europe-west1/jobs/mlsys-predict-job-dev"
-    assert (method, path) == ("POST", f"/v2/{job}:run")
-    args = ["-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", started.job_id]
-    assert body["overrides"] == {"containerOverrides": [{"args": args}], "taskCount": 3}
-    assert started.execution == f"{job}/executions/exec-1"
+    assert started.execution.startswith(f"{JOB}/executions/mlsys-predict-job-dev-")
     assert started.plan.model_version == forest.model_version  # "latest" pinned for all tasks
     assert get_job("dev", started.job_id).status == "running"
     assert [r["payload"] for r in shard_store("dev").rows(started.job_id, "launch")] == [
         started.execution
     ]
-    progress = execution_progress(started.execution)
-    assert (progress["task_count"], progress["running"]) == (3, 3)
-
-    # Play Cloud Run: run the container's `python` with the overridden args, once per task.
-    procs = [
-        subprocess.Popen(
-            [sys.executable, *body["overrides"]["containerOverrides"][0]["args"]],
-            cwd=ROOT,
-            env={**task_env(), "CLOUD_RUN_TASK_INDEX": str(i), "CLOUD_RUN_TASK_COUNT": "3"},
-        )
-        for i in range(3)
-    ]
-    assert [p.wait(timeout=300) for p in procs] == [0, 0, 0]
+    found = executions_client().get_execution(name=started.execution)
+    args = ["-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", started.job_id]
+    assert (found.task_count, list(found.template.containers[0].args)) == (3, args)
+    progress = wait_done(started.execution)  # the stand-in ran three task processes as `job`
+    assert (progress["succeeded"], progress["failed"]) == (3, 0)
     assert len(bq_get(f"SELECT row_id FROM `{out}`")) == ROWS
     assert get_job("dev", started.job_id).status == "succeeded"
+    before = executions_of_job()
     again = launch(**_request(shard_input, forest, out, started.job_id))  # a retried launch
-    assert again.execution == "" and len(cloud_run.requests) == 2  # no second execution
+    assert again.execution == "" and executions_of_job() == before  # no second execution
 
 
-def test_missing_cloud_run_job_is_not_found(cloud_run, shard_input, forest, dev_outputs, unique):
-    cloud_run.missing_jobs.add("mlsys-predict-job-dev")
-    with pytest.raises(NotFound, match="mlsys-predict-job-dev"):
-        launch(**_request(shard_input, forest, f"{dev_outputs}.x_{unique}", f"nf-{unique}"))
+def test_missing_cloud_run_job_is_not_found(
+    stack, shard_input, forest, dev_outputs, unique, monkeypatch
+):
+    monkeypatch.setenv("MLSYS_PREDICT_JOB", "mlsys-no-such-job")
+    get_settings.cache_clear()
+    try:
+        with pytest.raises(NotFound, match="mlsys-no-such-job"):
+            launch(**_request(shard_input, forest, f"{dev_outputs}.x_{unique}", f"nf-{unique}"))
+    finally:
+        monkeypatch.delenv("MLSYS_PREDICT_JOB")
+        get_settings.cache_clear()
     record = get_job("dev", f"nf-{unique}")  # nothing runs, and the record says so
     assert (record.status, record.error_code) == ("failed", "NOT_FOUND")
 
@@ -91,15 +94,16 @@ def test_missing_cloud_run_job_is_not_found(cloud_run, shard_input, forest, dev_
 def test_local_stack_never_reaches_the_real_cloud_run(stack, monkeypatch):
     monkeypatch.delenv("MLSYS_CLOUD_RUN_ENDPOINT", raising=False)
     get_settings.cache_clear()
-    from mlsys.jobs.launcher import jobs_client
-
-    with pytest.raises(ConfigError, match="MLSYS_CLOUD_RUN_ENDPOINT"):
-        jobs_client()
-    get_settings.cache_clear()
+    try:
+        with pytest.raises(ConfigError, match="MLSYS_CLOUD_RUN_ENDPOINT"):
+            jobs_client()
+    finally:
+        monkeypatch.undo()
+        get_settings.cache_clear()
 
 
 def test_post_predict_with_the_job_engine_starts_an_execution(
-    cloud_run, shard_input, forest, dev_outputs, unique
+    stack, shard_input, forest, dev_outputs, unique
 ):
     from fastapi.testclient import TestClient
 
@@ -110,20 +114,21 @@ def test_post_predict_with_the_job_engine_starts_an_execution(
         "output_table": f"{dev_outputs}.api_{unique}",
         "model_name": forest.model_name,
         "engine": "cloud-run-job",
-        "parallelism": 4,
+        "parallelism": 2,
         "job_id": f"api-{unique}",
     }
     response = TestClient(create_app()).post("/predict", json=body)
     assert response.status_code == 202, response.text
     assert (response.json()["job_id"], response.json()["status"]) == (f"api-{unique}", "running")
-    assert cloud_run.requests[-1][2]["overrides"]["taskCount"] == 4
     status = TestClient(create_app()).get(f"/jobs/api-{unique}")
     assert status.status_code == 200 and status.json()["rows_total"] == ROWS
+    (launched,) = shard_store("dev").rows(f"api-{unique}", "launch")
+    assert wait_done(launched["payload"])["task_count"] == 2
     bad = TestClient(create_app()).post("/predict", json={**body, "parallelism": 0})
     assert bad.status_code == 400
 
 
-def test_cli_predict_with_the_job_engine(cloud_run, shard_input, forest, dev_outputs, unique):
+def test_cli_predict_with_the_job_engine(stack, shard_input, forest, dev_outputs, unique):
     from typer.testing import CliRunner
 
     from mlsys.cli import _register, app
@@ -133,5 +138,4 @@ def test_cli_predict_with_the_job_engine(cloud_run, shard_input, forest, dev_out
     args += ["--model", forest.model_name, "--engine", "cloud-run-job", "--tasks", "2"]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
-    assert cloud_run.requests[-1][2]["overrides"]["taskCount"] == 2
-    assert "exec-1" in result.output.replace("\n", "")
+    assert "executions/mlsys-predict-job-dev-" in result.output.replace("\n", "")

@@ -1,8 +1,9 @@
-"""``mlsys local up|status|down``."""
+"""``mlsys local up|status|restart|down|token|replay-dead-letters``."""
 
 from __future__ import annotations
 
 import time
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -11,13 +12,14 @@ from mlsys.cli import console
 from mlsys.local.stack import LocalStack
 
 app = typer.Typer(
-    help="Run the whole stack on this machine (emulators, function, service).", no_args_is_help=True
+    help="Run the whole stack on this machine (emulators, IAM proxy, function, service).",
+    no_args_is_help=True,
 )
 
 
 @app.command()
 def up() -> None:
-    """Start GCS and BigQuery emulators, the registry function, the bridge and the service."""
+    """Start the local stack, or reuse the running one (starting again what died)."""
     stack = LocalStack()
     start = time.monotonic()
     with console.status("starting the local stack...") as status:
@@ -27,39 +29,99 @@ def up() -> None:
             status.update(f"starting the local stack... ({name} ready)")
 
         info = stack.up(on_ready=ready)
-    console.print(
-        f"[bold green]local stack up[/] in {info.startup_seconds:.1f}s; "
-        f"endpoints in [cyan]{stack.env_file}[/]"
-    )
+    if info.reused:
+        console.print(
+            f"[bold green]local stack already running[/] (since {time.ctime(info.started_at)}); "
+            f"endpoints in [cyan]{stack.env_file}[/]"
+        )
+    else:
+        console.print(
+            f"[bold green]local stack up[/] in {info.startup_seconds:.1f}s; "
+            f"endpoints in [cyan]{stack.env_file}[/]"
+        )
     _print_env(info.env)
 
 
 @app.command()
 def status() -> None:
-    """Show which processes of the local stack run."""
+    """Show each component's real health (its probes), restarts and dead letters; exit 1 if
+    anything is unhealthy."""
+    from mlsys.local.spool import dead_letters
+
     stack = LocalStack()
-    info = stack.read()
-    if info is None:
+    report = stack.health()
+    if not report:
         console.print("local stack: [yellow]not running[/] (start it with `mlsys local up`)")
         raise typer.Exit(1)
-    table = Table("component", "pid", "state", "endpoint", "log")
-    for name, record in info.records.items():
-        state = "[green]running[/]" if record.is_running() else "[red]stopped[/]"
-        table.add_row(name, str(record.pid), state, record.url, record.log)
+    table = Table("component", "pid", "health", "restarts", "endpoint", "log")
+    for item in report:
+        if not item.running:
+            health = "[red]dead[/]"
+        else:
+            health = "[green]healthy[/]" if item.healthy else "[red]unhealthy[/]"
+        restarts = f"{item.restarts}" + (f" ({item.last_reason})" if item.last_reason else "")
+        table.add_row(item.name, str(item.pid), health, restarts, item.url, item.log)
     console.print(table)
-    _print_env(info.env)
-    if not stack.is_running():
+    letters = dead_letters(stack.state_dir / "events")
+    if letters:
+        folder = stack.state_dir / "events" / "dead"
+        console.print(
+            f"[yellow]{len(letters)} event(s) dead-lettered[/] in {folder} "
+            "(deliver them again with `mlsys local replay-dead-letters`)"
+        )
+    info = stack.read()
+    if info is not None:
+        _print_env(info.env)
+    if not all(item.healthy for item in report):
         raise typer.Exit(1)
 
 
 @app.command()
+def restart(
+    component: Annotated[str, typer.Argument(help="gcs, bigquery, proxy, bridge, function, ...")],
+) -> None:
+    """Start one component again now (as Cloud Run starts a new instance); data is kept."""
+    record = LocalStack().restart(component)
+    console.print(f"{component} restarted (pid {record.pid}, restarts {record.restarts})")
+
+
+@app.command()
 def down() -> None:
-    """Stop exactly the processes `mlsys local up` started and remove .mlsys/local.env."""
+    """Stop exactly the processes `mlsys local up` started; remove .mlsys/local.env and data."""
     stopped = LocalStack().down()
     if stopped:
         console.print(f"stopped: {', '.join(stopped)}")
     else:
         console.print("nothing was running")
+
+
+@app.command()
+def token(
+    identity: Annotated[
+        str, typer.Option("--as", help="service, function, job or promoter (or promoter@prod)")
+    ],
+    env: Annotated[str, typer.Option(help="dev, staging or prod (default: MLSYS_ENV)")] = "",
+) -> None:
+    """Print a bearer token that acts as IDENTITY on the local stack (as `gcloud auth
+    print-access-token --impersonate-service-account` does on Google Cloud)."""
+    from mlsys.local.identities import token_for
+    from mlsys.settings import check_env, get_settings
+
+    try:
+        value = token_for(identity, check_env(env) if env else get_settings().mlsys_env)
+    except ValueError as exc:
+        console.print(f"[red]{exc}[/]")
+        raise typer.Exit(2) from None
+    typer.echo(value)
+
+
+@app.command("replay-dead-letters")
+def replay_dead_letters() -> None:
+    """Hand the dead-lettered events back to the bridge, which delivers them again."""
+    from mlsys.local.spool import replay_dead_letters as replay
+
+    moved = replay(LocalStack().state_dir / "events")
+    console.print(f"{moved} dead-lettered event(s) queued for delivery again")
 
 
 def _print_env(env: dict[str, str]) -> None:

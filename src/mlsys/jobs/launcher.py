@@ -4,7 +4,8 @@
 key) and records the plan; :func:`launch` then starts an execution of the environment's job
 (``mlsys-predict-job-{env}``, Terraform ``google_cloud_run_v2_job.predict``) through the
 google-cloud-run client, overriding its args (``--job-id``) and task count. The client speaks
-REST to ``MLSYS_CLOUD_RUN_ENDPOINT`` when set (a local stand-in, anonymous credentials), else
+REST to ``MLSYS_CLOUD_RUN_ENDPOINT`` when set (the local stack's stand-in, with this process's
+local identity, which it checks against the Terraform grants), else
 to ``run.googleapis.com`` with Application Default Credentials.
 """
 
@@ -17,10 +18,10 @@ from typing import TYPE_CHECKING, Any
 
 from google.api_core import exceptions as gexc
 from google.api_core.client_options import ClientOptions
-from google.auth.credentials import AnonymousCredentials
 
-from mlsys.clients import bigquery_client, bigquery_read_client
+from mlsys.clients import bigquery_client, bigquery_read_client, emulator_credentials
 from mlsys.errors import (
+    AccessDenied,
     BackendUnavailable,
     ConfigError,
     InvalidInput,
@@ -175,17 +176,18 @@ def _new_record(plan: ShardPlan) -> JobRecord:
 
 
 # -- Cloud Run Admin API --------------------------------------------------------------------
-def jobs_client(settings: Settings | None = None) -> run_v2.JobsClient:
+def jobs_client(settings: Settings | None = None, env: str | None = None) -> run_v2.JobsClient:
     """A Cloud Run Jobs client (REST), pointed at ``MLSYS_CLOUD_RUN_ENDPOINT`` if set."""
     from google.cloud import run_v2
 
-    return run_v2.JobsClient(**_client_args(settings or get_settings()))
+    return run_v2.JobsClient(**_client_args(settings or get_settings(), env))
 
 
-def _client_args(settings: Settings) -> dict[str, Any]:
+def _client_args(settings: Settings, env: str | None = None) -> dict[str, Any]:
     if settings.cloud_run_endpoint:
+        # The local stand-in enforces the same grants: send this process's identity for env.
         return {
-            "credentials": AnonymousCredentials(),
+            "credentials": emulator_credentials(settings, env or settings.mlsys_env),
             "transport": "rest",
             "client_options": ClientOptions(api_endpoint=settings.cloud_run_endpoint),
         }
@@ -222,9 +224,11 @@ def run_job(plan: ShardPlan) -> str:
     )
     request = run_v2.RunJobRequest(name=job_resource(plan.env), overrides=overrides)
     try:
-        operation = jobs_client().run_job(request=request)
+        operation = jobs_client(env=plan.env).run_job(request=request)
     except gexc.NotFound:
         raise NotFound(f"Cloud Run job {request.name} does not exist") from None
+    except gexc.Forbidden as exc:  # the caller's account may not run this job
+        raise AccessDenied(f"Cloud Run refused to run {request.name}: {exc.message}") from None
     except gexc.GoogleAPICallError as exc:
         raise BackendUnavailable(f"Cloud Run refused to run {request.name}: {exc}") from None
     execution = operation.metadata
@@ -233,11 +237,11 @@ def run_job(plan: ShardPlan) -> str:
     return str(name)
 
 
-def execution_progress(execution: str) -> dict[str, int]:
+def execution_progress(execution: str, env: str | None = None) -> dict[str, int]:
     """Task counts of a Cloud Run execution (running, succeeded, failed, retried)."""
     from google.cloud import run_v2
 
-    client = run_v2.ExecutionsClient(**_client_args(get_settings()))
+    client = run_v2.ExecutionsClient(**_client_args(get_settings(), env))
     found = client.get_execution(name=execution)
     return {
         "task_count": found.task_count,

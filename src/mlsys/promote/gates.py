@@ -242,7 +242,7 @@ def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
     from google.api_core import exceptions as gexc
 
     from mlsys.clients import bigquery_client
-    from mlsys.errors import InvalidInput, TableNotFound
+    from mlsys.errors import AccessDenied, InvalidInput, TableNotFound
     from mlsys.predict.features import check_input, default_id_columns, plan_features
     from mlsys.predict.output import RESERVED, plan_output
     from mlsys.predict.pipeline import resolve_model
@@ -257,6 +257,12 @@ def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
         raise TableNotFound(f"sample table {source} does not exist: {exc.message}") from None
     except gexc.BadRequest as exc:
         raise InvalidInput(f"BigQuery rejected the sample query: {exc.message}") from None
+    except gexc.Forbidden as exc:  # the promoter reads the source environment only
+        raise AccessDenied(
+            f"the promoter into {c.to_env} may not read the sample table {source} "
+            f"({exc.message}); set {c.model_name}.sample_table in {c.config.source} to a table "
+            f"it may read in {c.from_env}"
+        ) from None
     if table.num_rows == 0:
         return 0, 0
     model = resolve_model(c.from_env, c.model_name, c.version)

@@ -20,7 +20,7 @@ from google.api_core import exceptions as gexc
 from mlsys.errors import BackendUnavailable, InvalidVersion, VersionNotFound
 from mlsys.registry.contract import check_model_name
 from mlsys.settings import Settings, check_env, get_settings
-from mlsys.tables import append_rows, ensure_schema_table
+from mlsys.tables import append_rows, ensure_schema_table, query_rows
 
 ALIASES_TABLE = "model_aliases"
 SCHEMA_FILE = "model_aliases.json"
@@ -108,9 +108,8 @@ def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> d
     check_model_name(model_name)
     sql = CURRENT_SQL.format(table=table_id(env))
     params = [bigquery.ScalarQueryParameter("model_name", "STRING", model_name)]
-    config = bigquery.QueryJobConfig(query_parameters=params)
     try:
-        rows = bigquery_client(env).query(sql, job_config=config).result()
+        rows = query_rows(bigquery_client(env), sql, params, what=f"the aliases of {env}")
     except gexc.NotFound as exc:
         if missing_ok:
             return {}
@@ -118,7 +117,7 @@ def current_aliases(env: str, model_name: str, *, missing_ok: bool = False) -> d
             f"the aliases of {env} are missing ({exc.message}): provision them with "
             "Terraform, or `mlsys local up` locally"
         ) from None
-    current = [AliasRow.from_row(dict(r.items())) for r in rows]
+    current = [AliasRow.from_row(r) for r in rows]
     return {row.alias: row for row in current}
 
 

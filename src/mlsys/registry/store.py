@@ -17,7 +17,7 @@ from mlsys.errors import BackendUnavailable
 from mlsys.registry.records import STATUS_REJECTED, RegistryEvent
 from mlsys.registry.state import current_rows
 from mlsys.settings import Settings, check_env, get_settings
-from mlsys.tables import append_rows, schema_fields, schema_text
+from mlsys.tables import append_rows, query_rows, schema_fields, schema_text
 
 EVENTS_TABLE = "model_registry_events"
 VIEW = "model_registry"
@@ -88,17 +88,13 @@ class BigQueryRegistryStore:
 
     # -- reads ----------------------------------------------------------------------------
     def _query(self, sql: str, params: list[Any]) -> list[dict[str, Any]]:
-        from google.cloud import bigquery
-
-        config = bigquery.QueryJobConfig(query_parameters=params)
         try:
-            rows = self.client.query(sql, job_config=config).result()
+            return query_rows(self.client, sql, params, what=f"the registry of {self.env}")
         except gexc.NotFound as exc:
             raise BackendUnavailable(
                 f"the registry of {self.env} is missing ({exc.message}): provision it with "
                 "Terraform, or `mlsys local up` locally"
             ) from None
-        return [dict(row.items()) for row in rows]
 
     def events(
         self,

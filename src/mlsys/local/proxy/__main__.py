@@ -1,0 +1,3 @@
+from mlsys.local.proxy.server import main
+
+main()

@@ -1,0 +1,3 @@
+from mlsys.local.runjobs.api import main
+
+main()
