@@ -15,9 +15,13 @@ Variants (each in its own subprocess, which reports its own peak RSS):
     only ever slows a run down); at the largest size, (o) also times (b) and (p) in pairs in ONE
     process, ``--pairs`` times, order alternating, and reports the median of the pairs' ratios:
     the overhead figure least disturbed by other work on the machine;
-(c) our pipeline against the local BigQuery emulator (Storage Read API in, staging table +
-    atomic publish out), through the local stack's enforcing IAM proxy, as every client talks
-    to it; (c') the same straight to the emulator: (c) / (c') is the proxy's overhead;
+(c) our pipeline against the local BigQuery emulator (Storage Read API in, a Storage Write API
+    staging table committed at the end + ONE publish statement out: what a job's shard does),
+    through the local stack's enforcing IAM proxy, as every client talks to it; (c') the same
+    straight to the emulator: (c) / (c') is the proxy's overhead;
+(l) the previous output path, for comparison: the same stream, but the staging table filled
+    by one Parquet load job per 100,000 rows (BigQuery allows 1,500 load jobs per table per day:
+    ~150M rows a day per output), then the same publish statement;
 (d) the seed's approach against the same emulator: the whole table ``to_dataframe``, predict,
     ``load_table_from_dataframe``.
 
@@ -119,6 +123,7 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
     import joblib
 
     _preload()
+    _count_load_jobs()
     model = joblib.load(args.model)
     first = next(pq.ParquetFile(args.parquet).iter_batches(batch_size=100, columns=FEATURES))
     warm = first.to_pandas()
@@ -135,10 +140,33 @@ def child(variant: str, args: argparse.Namespace) -> dict[str, Any]:
         return _paired_overhead(model, args)
     elif variant in ("c", "e"):  # e: (c') the emulator's own endpoints, no proxy
         rows, start = _ours_bigquery(model, args)
+    elif variant == "l":
+        rows, start = _ours_bigquery(model, args, load_jobs=True)
     else:
         rows, start = _seed(model, args)
     seconds = time.perf_counter() - start
-    return {"variant": variant, "rows": rows, "seconds": seconds, "peak_mib": peak_rss_mib()}
+    return {
+        "variant": variant,
+        "rows": rows,
+        "seconds": seconds,
+        "peak_mib": peak_rss_mib(),
+        "load_jobs": LOAD_JOBS[0],
+    }
+
+
+LOAD_JOBS = [0]  # load jobs this process started (every client load goes through one method)
+
+
+def _count_load_jobs() -> None:
+    from google.cloud import bigquery
+
+    original = bigquery.Client.load_table_from_file
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> Any:
+        LOAD_JOBS[0] += 1
+        return original(self, *args, **kwargs)
+
+    bigquery.Client.load_table_from_file = counted  # type: ignore[method-assign]
 
 
 def _paired_overhead(model: Any, args: argparse.Namespace) -> dict[str, Any]:
@@ -186,7 +214,7 @@ def _preload() -> None:
     import pandas  # noqa: F401
     import sklearn.ensemble  # noqa: F401
 
-    import mlsys.predict.pipeline  # noqa: F401
+    import mlsys.predict.engines  # noqa: F401
 
 
 def _plan(model: Any, schema: pa.Schema, job_id: str) -> tuple[Any, Any]:
@@ -229,8 +257,8 @@ def _timed_profiler(reference: Any) -> Any:
 def _ours_in_memory(
     model: Any, args: argparse.Namespace, *, whole_table: bool, profiling: bool = False
 ) -> tuple[int, float]:
-    from mlsys.predict.sinks import MemorySink
     from mlsys.predict.sources import BatchSource, MemorySource
+    from mlsys.predict.staging import MemorySink
     from mlsys.predict.stream import StreamObserver, predict_stream
 
     source: BatchSource
@@ -258,19 +286,86 @@ def _ours_in_memory(
     return result.rows_written, start
 
 
-def _ours_bigquery(model: Any, args: argparse.Namespace) -> tuple[int, float]:
+def _ours_bigquery(
+    model: Any, args: argparse.Namespace, *, load_jobs: bool = False
+) -> tuple[int, float]:
+    """What the service engine does with one shard: Storage Read API in, a Storage Write API
+    staging table (PENDING stream, committed at the end), then ONE publish statement. With
+    ``load_jobs``: the previous staging path (a Parquet load job per 100,000 rows) instead."""
+    from google.cloud import bigquery
+
+    from mlsys.clients import bigquery_client
     from mlsys.identifiers import parse_table_id
-    from mlsys.predict.sinks import BigQuerySink
+    from mlsys.predict.publish import _statement
     from mlsys.predict.sources import BigQueryReadSource
+    from mlsys.predict.staging import StagingWriter, drop_table, stage_table
     from mlsys.predict.stream import predict_stream
+    from mlsys.schema import bq_schema
 
     start = time.perf_counter()
-    source = BigQueryReadSource(parse_table_id(args.table), chunk_rows=args.chunk_rows)
+    source = BigQueryReadSource(parse_table_id(args.table), chunk_rows=args.chunk_rows, env="dev")
     job_id = f"bench-{os.getpid()}"
     features, output = _plan(model, source.schema, job_id)
-    sink = BigQuerySink(parse_table_id(args.output), job_id=job_id)
+    staged = stage_table("dev", job_id, 0, 1)
+    sink: Any = LoadJobSink(staged) if load_jobs else StagingWriter("dev", staged)
     result = predict_stream(model=model, features=features, output=output, source=source, sink=sink)
+    client = bigquery_client("dev")
+    target = bigquery.Table(args.output, schema=bq_schema(output.schema))
+    client.create_table(target, exists_ok=True)
+    names = [f.name for f in output.schema]
+    sql, params = _statement(parse_table_id(args.output), names, [staged], "append", job_id)
+    client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
+    drop_table("dev", staged)
     return result.rows_written, start
+
+
+class LoadJobSink:
+    """The previous output path: rows buffered and loaded into the staging table as one
+    Parquet load job every 100,000 rows (a load job per flush, so their number grows with
+    the rows)."""
+
+    FLUSH_ROWS = 100_000
+
+    def __init__(self, table_id: str) -> None:
+        from mlsys.clients import bigquery_client
+
+        self.table_id, self.client = table_id, bigquery_client("dev")
+        self.pending: list[pa.RecordBatch] = []
+        self.rows = 0
+
+    def open(self, schema: pa.Schema) -> None:
+        from google.cloud import bigquery
+
+        from mlsys.schema import bq_schema
+
+        self.client.create_table(bigquery.Table(self.table_id, schema=bq_schema(schema)))
+
+    def write(self, batch: pa.RecordBatch) -> None:
+        self.pending.append(batch)
+        if sum(b.num_rows for b in self.pending) >= self.FLUSH_ROWS:
+            self._flush()
+
+    def _flush(self) -> None:
+        import io
+
+        from google.cloud import bigquery
+
+        if not self.pending:
+            return
+        buffer = io.BytesIO()
+        pq.write_table(pa.Table.from_batches(self.pending), buffer)
+        buffer.seek(0)
+        config = bigquery.LoadJobConfig(source_format="PARQUET", write_disposition="WRITE_APPEND")
+        self.client.load_table_from_file(buffer, self.table_id, job_config=config).result()
+        self.rows += sum(b.num_rows for b in self.pending)
+        self.pending = []
+
+    def commit(self) -> int:
+        self._flush()
+        return self.rows
+
+    def abort(self) -> None:
+        self.pending = []
 
 
 def _seed(model: Any, args: argparse.Namespace) -> tuple[int, float]:
@@ -367,7 +462,7 @@ def orchestrate(args: argparse.Namespace) -> None:
             overhead: dict[int, dict[str, Any]] = {}
             # (c) and (c') twice, in both orders, best of each: the first BigQuery run after a
             # load pays the emulator's warm-up, which would otherwise bias the proxy's ratio.
-            runs = [(n, "abpomecced") for n in sizes]
+            runs = [(n, "abpomeccedl") for n in sizes]
             if args.big:
                 runs.append((args.big, "c"))
             for rows, variants in runs:
@@ -436,6 +531,7 @@ def markdown(
         "m": "(b') same, whole input table in RAM",
         "c": "(c) pipeline, BigQuery emulator (through the IAM proxy)",
         "e": "(c') same, straight to the emulator",
+        "l": "(l) previous output path: a load job per 100k rows",
         "d": "(d) seed approach, emulator",
     }
     lines = [
@@ -443,8 +539,8 @@ def markdown(
         "RandomForestClassifier(50 trees, depth 10), 10 float features; chunk "
         f"{args.chunk_rows:,} rows. Run: `uv run python bench/predict.py`.",
         "",
-        "| rows | variant | rows/s | peak RSS (MiB) | vs (a) | vs (d) |",
-        "|---:|---|---:|---:|---:|---:|",
+        "| rows | variant | rows/s | peak RSS (MiB) | load jobs | vs (a) | vs (d) |",
+        "|---:|---|---:|---:|---:|---:|---:|",
     ]
     for rows, by_variant in results.items():
         a, d = by_variant.get("a"), by_variant.get("d")
@@ -453,7 +549,7 @@ def markdown(
             vs_d = f"{r['rows_per_s'] / d['rows_per_s']:.1f}x" if d else ""
             lines.append(
                 f"| {rows:,} | {names[variant]} | {r['rows_per_s']:,.0f} | "
-                f"{r['peak_mib']:,.0f} | {vs_a} | {vs_d} |"
+                f"{r['peak_mib']:,.0f} | {r.get('load_jobs', 0)} | {vs_a} | {vs_d} |"
             )
     lines += ["", "Targets:"]
     sizes = [n for n in results if len(results[n]) > 1]
@@ -485,6 +581,25 @@ def markdown(
         if "c" in r and "d" in r:
             ratio = r["c"]["rows_per_s"] / r["d"]["rows_per_s"]
             lines.append(f"- (c) / (d) at {big:,} rows: {ratio:.1f} (target >= 10)")
+        if "c" in r and "l" in r:
+            ratio = r["c"]["rows_per_s"] / r["l"]["rows_per_s"]
+            lines.append(
+                f"- (c) / (l) at {big:,} rows, the Storage Write API output path against the "
+                f"previous one (load jobs): {ratio:.2f} (target >= 1.0)"
+            )
+        jobs = {
+            n: by_size["c"].get("load_jobs", 0) for n, by_size in results.items() if "c" in by_size
+        }
+        previous = {
+            n: by_size["l"]["load_jobs"] for n, by_size in results.items() if "l" in by_size
+        }
+        lines.append(
+            "- load jobs of one job, (c): "
+            + ", ".join(f"{n:,} rows {k}" for n, k in jobs.items())
+            + " (they do not grow with the rows: 0 at 10M rows too); (l), the previous path: "
+            + ", ".join(f"{n:,} rows {k}" for n, k in previous.items())
+            + " (one per 100,000 rows: 100 per 10M-row job)"
+        )
         for n, by_size in results.items():
             if "c" in by_size and "e" in by_size:
                 ratio = by_size["c"]["rows_per_s"] / by_size["e"]["rows_per_s"]
@@ -537,7 +652,7 @@ def main() -> None:
         "--pairs", type=int, default=9, help="(b)+(p) pairs timed in one process for (o)"
     )
     parser.add_argument("--write-docs", action="store_true")
-    parser.add_argument("--child", choices=list("abpomcde"))
+    parser.add_argument("--child", choices=list("abpomcdel"))
     parser.add_argument("--model")
     parser.add_argument("--parquet")
     parser.add_argument("--table")

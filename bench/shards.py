@@ -3,12 +3,12 @@
     uv run python bench/shards.py                     # 200k rows
     uv run python bench/shards.py --rows 500000 --write-docs
 
-Each run plans one sharded job (``mlsys.jobs.plan_job``) and starts its tasks the way Cloud
-Run does: ``python -m mlsys.jobs.predict`` per task, with ``CLOUD_RUN_TASK_INDEX`` /
-``CLOUD_RUN_TASK_COUNT`` in the environment, all at once. The time is from the start of the
-processes to the exit of the last one, which includes the final publish. Rows/s = input rows /
-that time. The bench starts its own local stack (emulators, registry function) in a temporary
-folder and stops it at the end.
+Each run plans one sharded job (``mlsys.predict.plan`` + ``engines.enqueue``) and starts its
+tasks the way Cloud Run does: ``python -m mlsys.predict.task`` per task, with
+``CLOUD_RUN_TASK_INDEX`` / ``CLOUD_RUN_TASK_COUNT`` in the environment, all at once. The time
+is from the start of the processes to the exit of the last one, which includes the final
+publish. Rows/s = input rows / that time. The bench starts its own local stack (emulators,
+registry function) in a temporary folder and stops it at the end.
 
 The model is the one of bench/predict.py: a RandomForestClassifier (50 trees, depth 10) on 10
 numeric features.
@@ -77,23 +77,27 @@ def task_env() -> dict[str, str]:
 
 def run_sharded(input_table: str, output_table: str, tasks: int) -> float:
     """Plan a job of ``tasks`` shards and run its task processes at once; returns seconds."""
-    from mlsys.jobs import plan_job
+    from mlsys.predict import PredictionRequest
+    from mlsys.predict.engines import enqueue
+    from mlsys.predict.plan import plan
 
     job_id = f"bench-{tasks}-{uuid.uuid4().hex[:8]}"
-    plan_job(
+    request = PredictionRequest(
         env="dev",
         input_table=input_table,
         output_table=output_table,
         model_name=MODEL,
         model_version="1",
+        engine="job",
         tasks=tasks,
         job_id=job_id,
         write_disposition="truncate",
     )
+    enqueue(plan(request).plan)
     start = time.perf_counter()
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", job_id],
+            [sys.executable, "-m", "mlsys.predict.task", "--env", "dev", "--job-id", job_id],
             cwd=ROOT,
             env={**task_env(), "CLOUD_RUN_TASK_INDEX": str(i), "CLOUD_RUN_TASK_COUNT": str(tasks)},
         )

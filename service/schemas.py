@@ -1,4 +1,5 @@
-"""Request and response models of the prediction API."""
+"""Response models of the prediction API (the request model is the library's
+:class:`mlsys.predict.PredictionRequest`, validated once at the edge)."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import datetime as dt
 from typing import Annotated, Any, Literal
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, Field
 
-from mlsys.predict.jobs import JOB_ID_RE, JobRecord
+from mlsys.predict.records import JOB_ID_RE, JobRecord
 from mlsys.registry.contract import MODEL_NAME_RE
 from mlsys.settings import ENVIRONMENTS, Environment
 
@@ -30,64 +31,9 @@ ModelName = Annotated[
     ),
 ]
 JobId = Annotated[
-    str, Path(description="1-64 letters, digits, '-' or '_'", json_schema_extra=JOB_ID_SCHEMA)
+    str,
+    Path(description="1-64 letters, digits, '-' or '_', no '__'", json_schema_extra=JOB_ID_SCHEMA),
 ]
-
-
-class PredictRequest(BaseModel):
-    """What to predict: the seed's parameters plus options (``POST /predict`` body)."""
-
-    model_config = ConfigDict(populate_by_name=True, extra="forbid")
-
-    env: str | None = Field(
-        None, description="default: the service's MLSYS_ENV", json_schema_extra=ENV_SCHEMA
-    )
-    input_table: str = Field(..., description="project.dataset.table to read")
-    output_table: str = Field(..., description="project.dataset.table to write (created)")
-    model_name: str = Field(..., json_schema_extra=MODEL_NAME_SCHEMA)
-    model_version: str = Field("latest", description="vN, N, latest or an alias")
-    id_columns: list[str] | None = Field(
-        None, description="copied to the output (default: every input column not a feature)"
-    )
-    write_disposition: Literal["append", "truncate"] = "append"
-    job_id: str | None = Field(
-        None,
-        description="letters, digits, - and _; a retry with the same id never duplicates",
-        json_schema_extra=JOB_ID_SCHEMA,
-    )
-    run_async: bool = Field(
-        False, alias="async", description="return at once; follow GET /jobs/{job_id}"
-    )
-    allow_archived: bool = Field(
-        False, description="predict with an archived version anyway (else 409 VERSION_ARCHIVED)"
-    )
-    shadow_version: str | None = Field(
-        None,
-        description="a challenger version (vN, N or an alias) scoring the same rows into "
-        "{output_table}__shadow; the job records how often it agrees",
-    )
-
-    @field_validator("write_disposition", mode="before")
-    @classmethod
-    def _disposition(cls, value: Any) -> Any:
-        if isinstance(value, str):
-            return value.strip().lower().removeprefix("write_")
-        return value
-
-    def pipeline_args(self, default_env: str) -> dict[str, Any]:
-        """Keyword arguments of :func:`mlsys.predict.run_prediction`."""
-        return {
-            "env": self.env or default_env,
-            "input_table": self.input_table,
-            "output_table": self.output_table,
-            "model_name": self.model_name,
-            "model_version": self.model_version,
-            "id_columns": self.id_columns,
-            "write_disposition": self.write_disposition,
-            "job_id": self.job_id,
-            "allow_archived": self.allow_archived,
-            "shadow_version": self.shadow_version,
-        }
 
 
 class JobError(BaseModel):
@@ -110,12 +56,15 @@ class JobResponse(BaseModel):
 
     job_id: str
     env: Environment
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["queued", "running", "succeeded", "failed", "stalled"]
     input_table: str
     output_table: str
     model_name: str
     model_version: int | None
     write_disposition: Literal["append", "truncate"]
+    engine: Literal["service", "job"] | None = None
+    tasks: int | None = None
+    execution: str | None = None
     rows_total: int | None
     rows_done: int
     rows_written: int
@@ -142,6 +91,9 @@ class JobResponse(BaseModel):
             model_name=record.model_name,
             model_version=record.model_version,
             write_disposition=record.write_disposition,
+            engine=record.engine,
+            tasks=record.tasks,
+            execution=record.execution,
             rows_total=record.rows_total,
             rows_done=record.rows_done,
             rows_written=record.rows_written,

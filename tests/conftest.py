@@ -22,6 +22,9 @@ ROOT = Path(__file__).resolve().parents[1]
 # unpickler as a user's would: by trusting their modules. Set before the stack starts, so the
 # service, the function and job tasks inherit it too.
 os.environ.setdefault("MLSYS_TRUSTED_MODULES", "tests.jobs.slow,tests.predict.flaky")
+# A worker that dies is taken over once its claim's lease runs out (60 s in production): short
+# here, so the fault tests wait seconds, not minutes. Set before the stack starts (inherited).
+os.environ.setdefault("MLSYS_JOB_LEASE_SECONDS", "10")
 
 # Shared fixtures of browser tests (headless Chromium): tests/browser.py.
 pytest_plugins = ["tests.browser"]
@@ -32,6 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
     """The whole local stack, started once, its endpoints exported to this process."""
     local = LocalStack(root=ROOT, state_dir=tmp_path_factory.mktemp("mlsys-stack"))
     info = local.up(owner_pid=os.getpid())  # a watchdog cleans up if pytest is killed
+    SESSION_STACK[:] = [local]
     saved = {key: os.environ.get(key) for key in info.env}
     os.environ.update(info.env)
     reset_settings()
@@ -45,6 +49,15 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StackInfo]:
                 os.environ[key] = value
         reset_settings()
         local.down()
+
+
+#: The session's LocalStack (its processes: the fault tests kill and restart them).
+SESSION_STACK: list[LocalStack] = []
+
+
+@pytest.fixture(scope="session")
+def local_stack(stack: StackInfo) -> LocalStack:
+    return SESSION_STACK[0]
 
 
 @pytest.fixture(scope="session")

@@ -170,7 +170,7 @@ def test_the_function_logs_json_with_the_events_trace_and_model(stack, unique):
 def test_the_job_logs_json_with_its_job_id(stack):
     job_id = f"nojob-{uuid.uuid4().hex[:8]}"
     done = subprocess.run(
-        [sys.executable, "-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", job_id],
+        [sys.executable, "-m", "mlsys.predict.task", "--env", "dev", "--job-id", job_id],
         cwd=ROOT,
         capture_output=True,
         text=True,

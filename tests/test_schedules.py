@@ -37,9 +37,23 @@ def test_schedules_are_filtered_by_environment() -> None:
     assert schedules[1].version == "3"
     assert schedules[0].job_name("prod") == "mlsys-prod-nightly"
     body = schedules[0].request("dev")
-    assert (body["model_version"], body["engine"], body["async"]) == ("champion", "service", True)
+    # Always a job execution (durable: nothing runs in the service after its answer), its job
+    # id derived from the schedule's name and fire time by the service.
+    assert (body["model_version"], body["engine"], body["tasks"]) == ("champion", "job", 1)
+    assert body["schedule"] == "nightly" and "job_id" not in body
     sharded = parse_schedules({"schedules": [{**GOOD, "tasks": 8}]})[0].request("prod")
-    assert (sharded["engine"], sharded["parallelism"]) == ("cloud-run-job", 8)
+    assert (sharded["engine"], sharded["tasks"]) == ("job", 8)
+
+
+def test_env_placeholder_names_each_envs_own_tables() -> None:
+    templated = {
+        **GOOD,
+        "input_table": "mlsys_{env}.x",
+        "output_table": "mlsys_predictions_{env}.y",
+    }
+    (schedule,) = parse_schedules({"schedules": [templated]})
+    assert schedule.request("prod")["output_table"] == "mlsys_predictions_prod.y"
+    assert schedule.request("dev")["input_table"] == "mlsys_dev.x"
 
 
 @pytest.mark.parametrize(

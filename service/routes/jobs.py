@@ -8,8 +8,7 @@ from fastapi import APIRouter, Query
 
 from mlsys.errors import InvalidEnvironment, InvalidIdentifier, JobNotFound
 from mlsys.monitoring.reports import job_report, job_reports
-from mlsys.predict import get_job
-from mlsys.predict.jobs import JobRecord
+from mlsys.predict.records import JobRecord
 from mlsys.settings import check_env
 from service.deps import SettingsDep
 from service.openapi import GOOGLE, INVALID_REQUEST, error_responses
@@ -29,7 +28,10 @@ def job_response(env: str, record: JobRecord) -> JobResponse:
     responses=error_responses(InvalidIdentifier, InvalidEnvironment, JobNotFound, GOOGLE),
 )
 def job_status(job_id: JobId, settings: SettingsDep, env: EnvQuery = None) -> JobResponse:
-    """The latest status of a job, from any instance of the service."""
+    """The latest status of a job, from any instance of the service or any task of its
+    execution; ``stalled`` when its worker stopped heartbeating (retry the request)."""
+    from mlsys.predict.engines import get_job
+
     env = env or settings.mlsys_env
     return job_response(env, get_job(env, job_id))
 

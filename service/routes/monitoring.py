@@ -7,7 +7,6 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from mlsys.monitoring.store import DriftRow, ShadowRow, job_drift, model_drift, shadows
-from mlsys.predict import get_job
 from mlsys.registry.contract import check_model_name
 from mlsys.settings import check_env
 from service.deps import SettingsDep
@@ -19,6 +18,8 @@ router = APIRouter(tags=["monitoring"])
 def drift_of_job(job_id: str, settings: SettingsDep, env: str | None = None) -> list[DriftRow]:
     """One row per feature (and one for the predictions) of a finished job."""
     env = env or settings.mlsys_env
+    from mlsys.predict.engines import get_job  # on first use (a cold start stays light)
+
     get_job(env, job_id)  # JOB_NOT_FOUND (404) for an unknown job, not an empty list
     return job_drift(env, job_id)
 

@@ -25,7 +25,6 @@ from mlsys.errors import (
     UntrustedGlobal,
     VersionNotFound,
 )
-from mlsys.online.server import online_server
 from mlsys.settings import get_settings
 from service.openapi import GOOGLE, INTERNAL, INVALID_REQUEST, error_responses
 from service.routes.models import EnvQuery
@@ -75,6 +74,8 @@ async def predict_online(
     Async on purpose: the body is read and checked on the event loop; the model runs in a
     worker thread, where requests that arrive meanwhile are scored together, or on the loop
     when this is the process's only request (docs/online.md)."""
+    from mlsys.online.server import online_server  # on first use: numpy loads here
+
     body = await _read_body(request, get_settings().online_max_body_bytes)
     answer = await online_server().apredict(env, name, version, body)
     return Response(
@@ -85,6 +86,8 @@ async def predict_online(
 @router.get("/online/models", responses=error_responses(INTERNAL))
 def served_models() -> list[dict[str, Any]]:
     """The models this instance serves: version, runtime (and why), request counts."""
+    from mlsys.online.server import online_server
+
     return online_server().status()
 
 

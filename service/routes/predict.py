@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import datetime as dt
+from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import APIRouter, Body, Header, Query
 from fastapi.responses import JSONResponse
-from pydantic import Field
 
 from mlsys.errors import (
+    AccessDenied,
+    ArtifactTooLarge,
     BackendUnavailable,
     ConfigError,
     FeatureTypeError,
     IntegrityError,
+    InvalidArtifact,
     InvalidEnvironment,
     InvalidIdentifier,
     InvalidInput,
@@ -29,9 +32,13 @@ from mlsys.errors import (
     UnsupportedFormat,
     UnsupportedTableType,
     UntrustedArtifact,
+    UntrustedGlobal,
+    UnverifiedArtifact,
+    VersionArchived,
     VersionNotFound,
 )
-from mlsys.predict import run_prediction, start_prediction
+from mlsys.predict.claims import ClaimLost
+from mlsys.predict.request import PredictionRequest
 from service.deps import SettingsDep
 from service.openapi import (
     GOOGLE,
@@ -41,11 +48,11 @@ from service.openapi import (
     error_responses,
 )
 from service.routes.jobs import job_response
-from service.schemas import MODEL_NAME_SCHEMA, EnvQuery, JobResponse, PredictRequest
+from service.schemas import MODEL_NAME_SCHEMA, EnvQuery, JobResponse
 
 router = APIRouter(tags=["predict"])
 
-#: What checking and running a prediction can meet (mlsys.predict.prepare_prediction, execute).
+#: What checking and running a prediction can meet (mlsys.predict.plan, the engines).
 PREDICT_ERRORS = (
     INVALID_REQUEST,
     InvalidEnvironment,
@@ -55,8 +62,13 @@ PREDICT_ERRORS = (
     InvalidVersion,
     IntegrityError,
     UntrustedArtifact,
+    UnverifiedArtifact,
+    UntrustedGlobal,
+    InvalidArtifact,
+    ArtifactTooLarge,
     ModelNotFound,
     VersionNotFound,
+    VersionArchived,
     TableNotFound,
     MissingFeatures,
     FeatureTypeError,
@@ -65,18 +77,11 @@ PREDICT_ERRORS = (
     UnsupportedTableType,
     UnsupportedFormat,
     PredictionFailed,
+    JobConflict,
+    ClaimLost,
     GOOGLE_REQUEST,
     GOOGLE,
 )
-
-
-class EnginePredictRequest(PredictRequest):
-    """``POST /predict`` body: the request plus where it runs (this service, or a sharded
-    execution of the env's Cloud Run Job with ``parallelism`` tasks)."""
-
-    engine: Literal["service", "cloud-run-job"] = "service"
-    parallelism: int = Field(1, ge=1, le=1000, description="tasks of the cloud-run-job engine")
-
 
 EXAMPLES = {
     "now": {
@@ -93,7 +98,7 @@ EXAMPLES = {
         },
     },
     "async": {
-        "summary": "in the background: 202, then follow GET /jobs/{job_id}",
+        "summary": "as a Cloud Run Job execution: 202, then follow GET /jobs/{job_id}",
         "value": {
             "input_table": "my-project.sales.customers",
             "output_table": "my-project.mlsys_predictions_dev.churn_scores_latest",
@@ -109,8 +114,8 @@ EXAMPLES = {
             "output_table": "my-project.mlsys_predictions_dev.event_scores",
             "model_name": "churn",
             "model_version": "v3",
-            "engine": "cloud-run-job",
-            "parallelism": 8,
+            "engine": "job",
+            "tasks": 8,
         },
     },
 }
@@ -124,54 +129,74 @@ def predict_get(
     model_name: Annotated[str, Query(json_schema_extra=MODEL_NAME_SCHEMA)],
     model_version: str = "latest",
     env: EnvQuery = None,
-) -> JobResponse:
+) -> JSONResponse:
     """The seed's interface: predict now, append to the output."""
-    request = PredictRequest(
-        env=env,
-        input_table=input_table,
-        output_table=output_table,
-        model_name=model_name,
-        model_version=model_version,
+    request = PredictionRequest.parse(
+        {
+            "env": env or settings.mlsys_env,
+            "input_table": input_table,
+            "output_table": output_table,
+            "model_name": model_name,
+            "model_version": model_version,
+        }
     )
-    args = request.pipeline_args(settings.mlsys_env)
-    return job_response(args["env"], run_prediction(**args))
+    return _answer(request)
 
 
 @router.post(
     "/predict",
     response_model=JobResponse,
     responses={
-        202: {"model": JobResponse, "description": "accepted: runs in the background"},
+        202: {"model": JobResponse, "description": "accepted: runs as a job execution"},
         **error_responses(
             PREDICT_ERRORS,
             PAYLOAD_TOO_LARGE,
-            JobConflict,
             ConfigError,
             NotFound,
+            AccessDenied,
             BackendUnavailable,
         ),
     },
 )
 def predict_post(
-    request: Annotated[EnginePredictRequest, Body(openapi_examples=EXAMPLES)],
+    request: Annotated[PredictionRequest, Body(openapi_examples=EXAMPLES)],
     settings: SettingsDep,
+    schedule_time: Annotated[
+        str | None,
+        Header(
+            alias="X-CloudScheduler-ScheduleTime",
+            description="set by Cloud Scheduler: with `schedule`, the run's job id derives from it",
+        ),
+    ] = None,
 ) -> JSONResponse:
-    """Predict now (200), or with ``"async": true`` return at once (202) and run in the
-    background; a retry with the same ``job_id`` never writes the rows twice. With
-    ``"engine": "cloud-run-job"`` the job runs as ``parallelism`` Cloud Run Job tasks (202).
-    Every check runs before the answer, also for 202."""
-    args = request.pipeline_args(settings.mlsys_env)
-    if request.engine == "cloud-run-job":
-        from mlsys.jobs import launch
+    """Predict now in the service (200, ``engine: service``), or check everything, start a
+    Cloud Run Job execution of ``tasks`` shards and answer at once (202, ``engine: job`` or
+    ``async: true``). A retry with the same ``job_id`` never writes the rows twice; every check
+    runs before the answer, also for 202."""
+    if request.env is None:
+        request = request.model_copy(update={"env": settings.mlsys_env})
+    if request.schedule and schedule_time and not request.job_id:
+        request = request.with_schedule_time(_scheduled_at(schedule_time))
+    return _answer(request)
 
-        if args.pop("shadow_version") is not None:
-            raise InvalidInput(
-                "shadow_version needs the service engine: sharded jobs do not shadow-score yet"
-            )
-        started = launch(**args, tasks=request.parallelism)
-        return JSONResponse(JobResponse.of(started.record).model_dump(mode="json"), status_code=202)
-    if request.run_async:
-        record = start_prediction(**args)
-        return JSONResponse(JobResponse.of(record).model_dump(mode="json"), status_code=202)
-    record = run_prediction(**args)
-    return JSONResponse(job_response(args["env"], record).model_dump(mode="json"))
+
+def _answer(request: PredictionRequest) -> JSONResponse:
+    from mlsys.predict.engines import submit  # on first use: pyarrow and the clients load here
+
+    result = submit(request)
+    env = result.record.env
+    response = (
+        JobResponse.of(result.record) if result.accepted else job_response(env, result.record)
+    )
+    return JSONResponse(
+        response.model_dump(mode="json"), status_code=202 if result.accepted else 200
+    )
+
+
+def _scheduled_at(value: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(
+            f"X-CloudScheduler-ScheduleTime {value!r}: expected an RFC 3339 time"
+        ) from None

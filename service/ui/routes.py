@@ -14,11 +14,8 @@ from fastapi.templating import Jinja2Templates
 
 from mlsys import audit
 from mlsys.errors import MlsysError
-from mlsys.monitoring.job import monitoring_config
-from mlsys.monitoring.reference import load_reference
 from mlsys.monitoring.reports import drift_by_feature, job_report, job_reports
 from mlsys.monitoring.store import DriftRow, model_drift, shadows
-from mlsys.predict import get_job
 from mlsys.promote.lifecycle import version_stages
 from mlsys.registry import get_version, list_models, list_versions
 from mlsys.registry.aliases import alias_of_models, current_aliases
@@ -95,6 +92,8 @@ def version_page(
 ) -> HTMLResponse:
     env = check_env(env or settings.mlsys_env)
     mv = get_version(env, name, version)
+    from mlsys.monitoring.reference import load_reference
+
     profile = load_reference(mv, env=env)
     profile_charts = []
     if profile is not None:
@@ -136,6 +135,8 @@ def job_page(
     request: Request, job_id: str, settings: SettingsDep, env: str | None = None
 ) -> HTMLResponse:
     env = check_env(env or settings.mlsys_env)
+    from mlsys.predict.engines import get_job
+
     report = job_report(env, get_job(env, job_id))
     drift_charts = [
         charts.bars(r.labels, {"training": r.reference, "this job": r.current}, title=r.feature)
@@ -170,6 +171,8 @@ def _drift_chart(rows: list[DriftRow], model_name: str) -> Any:
     for feature, found in drift_by_feature(rows).items():
         by_job = {r.job_id: r.psi for r in found}
         series[feature] = [by_job.get(j) for j in jobs]
+    from mlsys.monitoring.job import monitoring_config
+
     policy = monitoring_config().policy(model_name, "")
     return charts.lines(
         [when[j] for j in jobs],

@@ -23,7 +23,7 @@ from mlsys.settings import Settings, check_env, get_settings
 
 if TYPE_CHECKING:
     from google.cloud import bigquery, storage
-    from google.cloud.bigquery_storage_v1 import BigQueryReadClient
+    from google.cloud.bigquery_storage_v1 import BigQueryReadClient, BigQueryWriteClient
 
 #: gRPC messages from the Storage Read API can be large Arrow batches.
 GRPC_MAX_MESSAGE_BYTES = 256 * 1024 * 1024
@@ -107,6 +107,32 @@ def make_bigquery_client(settings: Settings, env: str | None = None) -> bigquery
     return bigquery.Client(project=project, location=settings.bq_location)
 
 
+def grpc_channel(settings: Settings, env: str) -> Any:
+    """A gRPC channel to the emulator's Storage APIs, carrying ``env``'s identity token."""
+    import grpc
+
+    if not settings.bigquery_storage_emulator_host:
+        raise RuntimeError("no BIGQUERY_STORAGE_EMULATOR_HOST: use the real Storage API")
+    target = settings.bigquery_storage_emulator_host.removeprefix("http://")
+    channel = grpc.insecure_channel(target, options=GRPC_OPTIONS)
+    if settings.local_identity:
+        from mlsys.local.identities import token_for
+
+        token = token_for(settings.local_identity, env)
+        channel = grpc.intercept_channel(channel, _bearer_interceptor(token))
+    return channel
+
+
+#: gRPC options of the Storage API clients.
+GRPC_OPTIONS = [
+    ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
+    ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
+    # No bandwidth-delay probing: it grows receive buffers; measured 10-25 MiB less peak
+    # RSS when streaming 1M rows (bench/predict.py).
+    ("grpc.http2.bdp_probe", 0),
+]
+
+
 @functools.cache
 def _bigquery_read_client(env: str) -> BigQueryReadClient:
     from google.cloud.bigquery_storage_v1 import BigQueryReadClient
@@ -115,31 +141,41 @@ def _bigquery_read_client(env: str) -> BigQueryReadClient:
     )
 
     settings = get_settings()
-    options = [
-        ("grpc.max_receive_message_length", GRPC_MAX_MESSAGE_BYTES),
-        ("grpc.max_send_message_length", GRPC_MAX_MESSAGE_BYTES),
-        # No bandwidth-delay probing: it grows receive buffers; measured 10-25 MiB less peak
-        # RSS when streaming 1M rows (bench/predict.py).
-        ("grpc.http2.bdp_probe", 0),
-    ]
     if settings.bigquery_storage_emulator_host:
-        import grpc
-
-        target = settings.bigquery_storage_emulator_host.removeprefix("http://")
-        channel = grpc.insecure_channel(target, options=options)
-        if settings.local_identity:
-            from mlsys.local.identities import token_for
-
-            token = token_for(settings.local_identity, env)
-            channel = grpc.intercept_channel(channel, _bearer_interceptor(token))
+        channel = grpc_channel(settings, env)
         return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
     if settings.bigquery_emulator_host:
         raise RuntimeError(
             "BIGQUERY_EMULATOR_HOST is set but BIGQUERY_STORAGE_EMULATOR_HOST is not: refusing "
             "to send Storage Read API calls to the real BigQuery"
         )
-    channel = BigQueryReadGrpcTransport.create_channel(options=options)
+    channel = BigQueryReadGrpcTransport.create_channel(options=GRPC_OPTIONS)
     return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+
+
+def bigquery_write_client(env: str | None = None) -> BigQueryWriteClient:
+    """The BigQuery Storage Write API client for ``env``, pointed at the emulator if any."""
+    return _bigquery_write_client(_env(env))
+
+
+@functools.cache
+def _bigquery_write_client(env: str) -> BigQueryWriteClient:
+    from google.cloud.bigquery_storage_v1 import BigQueryWriteClient
+    from google.cloud.bigquery_storage_v1.services.big_query_write.transports import (
+        BigQueryWriteGrpcTransport,
+    )
+
+    settings = get_settings()
+    if settings.bigquery_storage_emulator_host:
+        channel = grpc_channel(settings, env)
+        return BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
+    if settings.bigquery_emulator_host:
+        raise RuntimeError(
+            "BIGQUERY_EMULATOR_HOST is set but BIGQUERY_STORAGE_EMULATOR_HOST is not: refusing "
+            "to send Storage Write API calls to the real BigQuery"
+        )
+    channel = BigQueryWriteGrpcTransport.create_channel(options=GRPC_OPTIONS)
+    return BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
 
 
 def _bearer_interceptor(token: str) -> Any:
@@ -177,6 +213,7 @@ def _bearer_interceptor(token: str) -> Any:
 
 def reset_clients() -> None:
     """Drop the cached clients so the next call builds them from fresh settings."""
+    _bigquery_write_client.cache_clear()
     _storage_client.cache_clear()
     _bigquery_client.cache_clear()
     _bigquery_read_client.cache_clear()

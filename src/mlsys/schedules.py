@@ -1,37 +1,40 @@
 """Declarative prediction schedules: ``schedules.yaml`` at the repository root.
 
 The same file feeds Terraform (``infra/modules/mlsys/scheduler.tf``: one Cloud Scheduler job
-per schedule and environment, calling ``POST /predict`` with an OIDC token) and
-``mlsys schedules list``. This module validates it with the library's own rules (model names,
-table ids), so a bad entry fails in CI, not at 3 a.m.
+per schedule and environment, calling ``POST /predict`` with an OIDC token; the service starts a
+Cloud Run Job execution whose job id derives from the schedule's name and fire time, so a double
+fire writes once) and ``mlsys schedules list``. This module validates each entry with the
+prediction request's own rules, so a bad entry fails in CI, not at 3 a.m.
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from mlsys.errors import ConfigError, MlsysError
-from mlsys.identifiers import parse_table_id
-from mlsys.registry.contract import check_model_name
 from mlsys.settings import ENVIRONMENTS, Environment, check_env, find_project_root, get_settings
+
+if TYPE_CHECKING:
+    from mlsys.predict.request import PredictionRequest
 
 NAME_RE = re.compile(r"^[a-z][a-z0-9-]{0,39}$")
 #: One cron field: numbers, ranges, steps, lists, names (MON, JAN) or ``*``.
 _CRON_FIELD = re.compile(r"^[0-9A-Za-z*/,\-]+$")
-_VERSION_RE = re.compile(
-    r"^(latest|v?[1-9][0-9]{0,8}|[a-uw-z][a-z0-9_-]{0,62}|v[a-z_-][a-z0-9_-]*)$"
-)
-#: Any project id that passes validation; tables without a project run in the env's project.
-_SOME_PROJECT = "mlsys-check"
+#: ``{env}`` in a table id is the environment the schedule runs in (mlsys_predictions_{env}).
+ENV_PLACEHOLDER = "{env}"
 
 
 class Schedule(BaseModel):
-    """One scheduled prediction: what to predict, where, when and in which environments."""
+    """One scheduled prediction: what to predict, where, when and in which environments.
+
+    What to predict is a :class:`~mlsys.predict.PredictionRequest` per environment, validated by
+    the request's own rules (the same ones the service applies to the scheduler's body).
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -42,7 +45,7 @@ class Schedule(BaseModel):
     version: str = "latest"
     input_table: str
     output_table: str
-    tasks: int = Field(1, ge=1, le=1000, description="> 1: a sharded Cloud Run Job execution")
+    tasks: int = Field(1, ge=1, description="shards of the Cloud Run Job execution")
 
     @field_validator("name")
     @classmethod
@@ -59,48 +62,47 @@ class Schedule(BaseModel):
             raise ValueError("expected five cron fields, e.g. '0 3 * * *'")
         return " ".join(fields)
 
-    @field_validator("model")
-    @classmethod
-    def _model(cls, value: str) -> str:
-        return _as_value_error(check_model_name, value)
-
     @field_validator("version", mode="before")
     @classmethod
     def _version(cls, value: Any) -> str:
-        text = str(value).strip()
-        if not _VERSION_RE.match(text):
-            raise ValueError("expected N, vN, latest or an alias name")
-        return text
+        return str(value).strip()
 
-    @field_validator("input_table", "output_table")
-    @classmethod
-    def _table(cls, value: str) -> str:
-        _as_value_error(lambda v: parse_table_id(v, default_project=_SOME_PROJECT), value)
-        return value
+    @model_validator(mode="after")
+    def _requests(self) -> Schedule:
+        for env in self.envs:
+            self.prediction_request(env)  # raises ValueError naming the bad field
+        return self
 
     def job_name(self, env: str) -> str:
         """The Cloud Scheduler job Terraform creates for ``env``."""
         return f"mlsys-{check_env(env)}-{self.name}"
 
     def request(self, env: str) -> dict[str, Any]:
-        """The ``POST /predict`` body Cloud Scheduler sends (see scheduler.tf)."""
-        return {
-            "env": check_env(env),
-            "model_name": self.model,
-            "model_version": self.version,
-            "input_table": self.input_table,
-            "output_table": self.output_table,
-            "engine": "cloud-run-job" if self.tasks > 1 else "service",
-            "parallelism": self.tasks,
-            "async": True,
-        }
+        """The ``POST /predict`` body Cloud Scheduler sends (see scheduler.tf): always a job
+        execution, its job id derived from the schedule's name and fire time."""
+        return self.prediction_request(env).model_dump(
+            mode="json", exclude_none=True, exclude={"run_async", "allow_archived", "shard_key"}
+        )
 
+    def prediction_request(self, env: str) -> PredictionRequest:
+        """The typed request this schedule sends in ``env``."""
+        from mlsys.predict.request import PredictionRequest
 
-def _as_value_error(check: Any, value: str) -> Any:
-    try:
-        return check(value)
-    except MlsysError as exc:  # pydantic reports ValueErrors with the field's location
-        raise ValueError(exc.message) from None
+        try:
+            return PredictionRequest.parse(
+                {
+                    "env": check_env(env),
+                    "model_name": self.model,
+                    "model_version": self.version,
+                    "input_table": self.input_table.replace(ENV_PLACEHOLDER, env),
+                    "output_table": self.output_table.replace(ENV_PLACEHOLDER, env),
+                    "engine": "job",
+                    "tasks": self.tasks,
+                    "schedule": self.name,
+                }
+            )
+        except MlsysError as exc:  # pydantic reports ValueErrors with the schedule's location
+            raise ValueError(exc.message) from None
 
 
 def schedules_path(path: str | Path | None = None) -> Path:

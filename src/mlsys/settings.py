@@ -75,7 +75,10 @@ class Settings(BaseSettings):
     actor: str | None = Field(None, alias="MLSYS_ACTOR")
     log_level: str = Field("INFO", alias="MLSYS_LOG_LEVEL")
 
-    # Sharded prediction on Cloud Run Jobs (mlsys.jobs): Cloud Run sets the task variables.
+    # A job's claims are leased: a worker that stops renewing for this long (it died) loses
+    # its part of the job to whoever retries it (docs/reliability.md).
+    job_lease_seconds: float = Field(60.0, alias="MLSYS_JOB_LEASE_SECONDS", ge=1.0)
+    # Cloud Run Job tasks (mlsys.predict.task): Cloud Run sets the task variables.
     cloud_run_task_index: int = Field(0, alias="CLOUD_RUN_TASK_INDEX", ge=0)
     cloud_run_task_count: int = Field(1, alias="CLOUD_RUN_TASK_COUNT", gt=0)
     cloud_run_task_attempt: int = Field(0, alias="CLOUD_RUN_TASK_ATTEMPT", ge=0)

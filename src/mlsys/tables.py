@@ -26,10 +26,17 @@ def schema_fields(name: str) -> list[bigquery.SchemaField]:
 
 
 def ensure_schema_table(client: bigquery.Client, table_id: str, schema_file: str) -> None:
-    """Create ``table_id`` with the schema of ``schema_file`` if it is missing."""
+    """Create ``table_id`` with the schema of ``schema_file`` if it is missing, and add the
+    NULLABLE columns a newer schema file has (tables created by an older mlsys keep working)."""
     from google.cloud import bigquery
 
-    client.create_table(bigquery.Table(table_id, schema=schema_fields(schema_file)), exists_ok=True)
+    wanted = schema_fields(schema_file)
+    table = client.create_table(bigquery.Table(table_id, schema=wanted), exists_ok=True)
+    have = {f.name for f in table.schema}
+    missing = [f for f in wanted if f.name not in have and f.mode == "NULLABLE"]
+    if missing:
+        table.schema = [*table.schema, *missing]
+        client.update_table(table, ["schema"])
 
 
 def append_rows(

@@ -55,7 +55,9 @@ def test_scheduler_lives_in_its_own_file_and_reads_schedules_yaml(infra: Path) -
     text = (module / "scheduler.tf").read_text()
     assert 'yamldecode(file("${local.repo_root}/schedules.yaml"))' in text
     assert "contains(s.envs, var.environment)" in text  # filtered by environment
-    assert 'engine      = each.value.tasks > 1 ? "cloud-run-job" : "service"' in text
+    # every scheduled run is a job execution with a job id derived from the schedule's fire
+    assert 'engine        = "job"' in text and "schedule      = each.key" in text
+    assert 'replace(each.value.output_table, "{env}", var.environment)' in text
     assert load(module).locals()["repo_root"] == "${path.module}/../../.."
 
 

@@ -239,7 +239,7 @@ def test_prediction_service_shape(infra: Path) -> None:
     assert set(limits) == {"cpu", "memory"}
     job = module.resources("google_cloud_run_v2_job")["predict"]
     container = job["template"][0]["template"][0]["containers"][0]
-    assert container["command"] + container["args"] == ["python", "-m", "mlsys.jobs.predict"]
+    assert container["command"] + container["args"] == ["python", "-m", "mlsys.predict.task"]
 
 
 def test_workload_identity_federation_for_github(infra: Path) -> None:

@@ -19,6 +19,7 @@ from tests.predict.helpers import numeric_frame, publish
 
 FEATURES = ["f0", "f1", "f2", "f3"]
 ROWS = 600
+TASK_LEASE_S = 6
 
 
 @pytest.fixture(scope="session")
@@ -53,11 +54,13 @@ def task_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(Path(tempfile.gettempdir()) / "mlsys-tests-pycache")
     env["MLSYS_LOCAL_IDENTITY"] = "job"
+    # A task that dies is taken over once its claim's lease runs out: short in tests.
+    env["MLSYS_JOB_LEASE_SECONDS"] = str(TASK_LEASE_S)
     return env
 
 
 def start_task(job_id: str, index: int, count: int, *, attempt: int = 0) -> subprocess.Popen:
-    """``python -m mlsys.jobs.predict`` as Cloud Run starts it: task variables in the env."""
+    """``python -m mlsys.predict.task`` as Cloud Run starts it: task variables in the env."""
     env = {
         **task_env(),
         "CLOUD_RUN_TASK_INDEX": str(index),
@@ -66,7 +69,7 @@ def start_task(job_id: str, index: int, count: int, *, attempt: int = 0) -> subp
         "MLSYS_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "mlsys.jobs.predict", "--env", "dev", "--job-id", job_id],
+        [sys.executable, "-m", "mlsys.predict.task", "--env", "dev", "--job-id", job_id],
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,

@@ -17,8 +17,8 @@ from mlsys.monitoring.reference import build_reference
 from mlsys.monitoring.shadow import LABEL_AGREEMENT, MEAN_ABS_DIFF, ShadowScorer, agreement_for
 from mlsys.predict.features import plan_features
 from mlsys.predict.output import plan_output
-from mlsys.predict.sinks import MemorySink
 from mlsys.predict.sources import MemorySource
+from mlsys.predict.staging import MemorySink
 from mlsys.predict.stream import predict_stream
 
 FEATURES = ["a", "b", "c"]

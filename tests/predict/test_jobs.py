@@ -8,7 +8,7 @@ import datetime as dt
 import pytest
 
 from mlsys.errors import InvalidIdentifier
-from mlsys.predict.jobs import (
+from mlsys.predict.records import (
     BigQueryJobStore,
     JobRecord,
     JobStatus,

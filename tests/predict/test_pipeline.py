@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
+from google.api_core.exceptions import NotFound
 from google.cloud import bigquery
 from sklearn.ensemble import HistGradientBoostingRegressor, RandomForestClassifier
 from sklearn.impute import SimpleImputer
@@ -15,8 +16,8 @@ from mlsys.bq import bq_get, bq_put
 from mlsys.clients import bigquery_client
 from mlsys.errors import JobConflict, OutputSchemaMismatch, PredictionFailed
 from mlsys.examples import titanic
-from mlsys.predict import get_job, run_prediction
-from mlsys.predict.jobs import MemoryJobStore
+from mlsys.predict import get_job, job_store, run_prediction
+from mlsys.settings import get_settings
 from tests.predict.flaky import FailsOnSecondChunk
 from tests.predict.helpers import numeric_frame, publish
 
@@ -157,8 +158,15 @@ def test_retried_job_id_does_not_duplicate_rows(numeric_table, dev_dataset, uniq
     job_id = f"retry-{unique}"
     first = _predict(table, out, mv, job_id=job_id)
     again = _predict(table, out, mv, job_id=job_id)
-    # the job record was lost (another store): the rows in the output still say "done"
-    lost = _predict(table, out, mv, job_id=job_id, store=MemoryJobStore())
+    # the job's records are lost: the ledger's "published" fact still says "done"
+    store = job_store("dev")
+    bigquery_client().query(
+        f"DELETE FROM `{store.table_id}` WHERE job_id = @j",
+        job_config=bigquery.QueryJobConfig(
+            query_parameters=[bigquery.ScalarQueryParameter("j", "STRING", job_id)]
+        ),
+    ).result()
+    lost = _predict(table, out, mv, job_id=job_id)
     assert first.rows_written == again.rows_written == lost.rows_written == 200
     assert bq_get(f"SELECT COUNT(*) AS n FROM `{out}`")["n"].iloc[0] == 200
     with pytest.raises(JobConflict, match="already used"):
@@ -174,9 +182,11 @@ def test_job_failing_half_way_leaves_no_rows(numeric_table, dev_dataset, unique)
     job_id = f"fail-{unique}"
     with pytest.raises(RuntimeError, match="half-way"):
         _predict(table, out, mv, job_id=job_id, chunk_rows=50)
-    assert bq_get(f"SELECT COUNT(*) AS n FROM `{out}`")["n"].iloc[0] == 0
-    tables = [t.table_id for t in bigquery_client().list_tables(dev_dataset)]
-    assert not [t for t in tables if job_id in t]  # the staging table is gone
+    with pytest.raises(NotFound):  # the output is created only at publish: no empty leftover
+        bigquery_client().get_table(out)
+    ops = get_settings().ops_dataset_ref("dev")
+    tables = [t.table_id for t in bigquery_client().list_tables(ops)]
+    assert not [t for t in tables if job_id in t]  # staging and claim tables are gone
     record = get_job("dev", job_id)
     assert record.status == "failed" and "half-way" in (record.error_message or "")
 

@@ -21,8 +21,8 @@ from mlsys.examples import titanic
 from mlsys.identifiers import TableRef
 from mlsys.predict.features import check_input, model_input, plan_features
 from mlsys.predict.output import check_id_columns, plan_output, probability_columns
-from mlsys.predict.sinks import MemorySink
 from mlsys.predict.sources import MemorySource, rebatch
+from mlsys.predict.staging import MemorySink
 from mlsys.predict.stream import predict_stream
 
 SCHEMA = pa.schema([("id", pa.int64()), ("a", pa.float64()), ("b", pa.string())])

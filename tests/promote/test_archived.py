@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from mlsys.errors import VersionArchived
-from mlsys.jobs.launcher import plan_job
-from mlsys.predict import run_prediction
+from mlsys.predict import PredictionRequest, run_prediction
+from mlsys.predict.plan import plan
 from service.main import create_app
 from tests.promote.helpers import upload
 
@@ -117,7 +117,7 @@ def test_both_engines_and_the_cli_refuse_unless_allowed(
     with pytest.raises(VersionArchived):
         run_prediction(**_body(archived, training_table, out))
     with pytest.raises(VersionArchived):  # the sharded engine's launch checks the same way
-        plan_job(**_body(archived, training_table, out), tasks=2)
+        plan(PredictionRequest.parse({**_body(archived, training_table, out), "engine": "job"}))
     args = ["predict", "--env", "dev", "--input", training_table, "--output", out]
     args += ["--model", archived, "--version", "v1", "--write-disposition", "truncate"]
     refused = cli(*args)

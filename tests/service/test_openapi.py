@@ -192,13 +192,13 @@ def test_every_error_response_has_the_error_schema():
 def test_closed_sets_are_enums():
     schemas = openapi()["components"]["schemas"]
     request, job = (
-        schemas["EnginePredictRequest"]["properties"],
+        schemas["PredictionRequest"]["properties"],
         schemas["JobResponse"]["properties"],
     )
-    assert request["engine"]["enum"] == ["service", "cloud-run-job"]
+    assert request["engine"]["enum"] == ["service", "job"]
     assert request["write_disposition"]["enum"] == ["append", "truncate"]
     assert request["env"]["enum"] == ["dev", "staging", "prod", None]
-    assert job["status"]["enum"] == ["running", "succeeded", "failed"]
+    assert job["status"]["enum"] == ["queued", "running", "succeeded", "failed", "stalled"]
     assert job["env"]["enum"] == ["dev", "staging", "prod"]
     for path, operations in openapi()["paths"].items():
         for operation in operations.values():

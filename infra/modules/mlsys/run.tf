@@ -111,7 +111,7 @@ resource "google_cloud_run_v2_job" "predict" {
       containers {
         image   = var.initial_image
         command = ["python"]
-        args    = ["-m", "mlsys.jobs.predict"]
+        args    = ["-m", "mlsys.predict.task"]
 
         resources {
           limits = {
@@ -181,7 +181,8 @@ resource "google_bigquery_dataset_iam_member" "job_writes_ops" {
   member     = "serviceAccount:${google_service_account.predict_job.email}"
 }
 
-# Task staging tables ({output}__job_{id}_task_{i}) live next to the output.
+# The publish writes the output (and {output}__shadow) in the predictions dataset; staging
+# and claim tables live in the ops dataset (above).
 resource "google_bigquery_dataset_iam_member" "job_writes_predictions" {
   project    = var.project_id
   dataset_id = google_bigquery_dataset.predictions.dataset_id
@@ -191,7 +192,7 @@ resource "google_bigquery_dataset_iam_member" "job_writes_predictions" {
 
 resource "google_project_iam_member" "job_bq" {
   for_each = toset([
-    "roles/bigquery.jobUser",         # query (publish) and load (staging) jobs
+    "roles/bigquery.jobUser",         # query jobs (the publish; staging uses the Write API)
     "roles/bigquery.readSessionUser", # Storage Read API sessions of the shards
   ])
 

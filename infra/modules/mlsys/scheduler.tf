@@ -2,7 +2,8 @@
 # (validated by mlsys.schedules in CI, listed by `mlsys schedules list`): every
 # entry whose envs include this environment, plus var.schedules, becomes one
 # Cloud Scheduler job that calls the service's POST /predict with an OIDC token
-# of the dedicated scheduler service account (the only extra invoker, iam.tf).
+# of the dedicated scheduler service account (the only extra invoker, iam.tf);
+# the service checks the request and starts a Cloud Run Job execution.
 locals {
   schedules_file = yamldecode(file("${local.repo_root}/schedules.yaml"))
 
@@ -18,7 +19,7 @@ locals {
     } if contains(s.envs, var.environment)
   ]
 
-  # var.schedules entries run on the service (one task).
+  # var.schedules entries run as one-task job executions.
   schedules = concat(local.declared_schedules, [for s in var.schedules : merge(s, { tasks = 1 })])
 }
 
@@ -44,18 +45,19 @@ resource "google_cloud_scheduler_job" "predict" {
     headers = {
       "Content-Type" = "application/json"
     }
+    # The typed request of mlsys.predict (mlsys.schedules builds the same one): always a Cloud
+    # Run Job execution, answered 202 at once, whose job id the service derives from
+    # `schedule` and the X-CloudScheduler-ScheduleTime header: a retried or doubled fire
+    # writes once. {env} in a table id is this environment.
     body = base64encode(jsonencode({
       env           = var.environment
       model_name    = each.value.model
       model_version = each.value.version
-      input_table   = each.value.input_table
-      output_table  = each.value.output_table
-      # More than one task: a sharded execution of the env's Cloud Run Job.
-      engine      = each.value.tasks > 1 ? "cloud-run-job" : "service"
-      parallelism = each.value.tasks
-      # 202 at once, the job runs in the background: a slow table never exceeds the
-      # attempt deadline, so Cloud Scheduler does not retry (and duplicate) a run.
-      async = true
+      input_table   = replace(each.value.input_table, "{env}", var.environment)
+      output_table  = replace(each.value.output_table, "{env}", var.environment)
+      engine        = "job"
+      tasks         = each.value.tasks
+      schedule      = each.key
     }))
 
     oidc_token {

@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
 from mlsys.cli import console
-from mlsys.local.stack import LocalStack
+
+if TYPE_CHECKING:
+    from mlsys.local.stack import LocalStack
+
+
+def _stack() -> LocalStack:
+    """The project's local stack (imported on use: `mlsys --help` stays fast)."""
+    from mlsys.local.stack import LocalStack
+
+    return LocalStack()
+
 
 app = typer.Typer(
     help="Run the whole stack on this machine (emulators, IAM proxy, function, service).",
@@ -20,7 +30,7 @@ app = typer.Typer(
 @app.command()
 def up() -> None:
     """Start the local stack, or reuse the running one (starting again what died)."""
-    stack = LocalStack()
+    stack = _stack()
     start = time.monotonic()
     with console.status("starting the local stack...") as status:
 
@@ -48,7 +58,7 @@ def status() -> None:
     anything is unhealthy."""
     from mlsys.local.spool import dead_letters
 
-    stack = LocalStack()
+    stack = _stack()
     report = stack.health()
     if not report:
         console.print("local stack: [yellow]not running[/] (start it with `mlsys local up`)")
@@ -81,14 +91,14 @@ def restart(
     component: Annotated[str, typer.Argument(help="gcs, bigquery, proxy, bridge, function, ...")],
 ) -> None:
     """Start one component again now (as Cloud Run starts a new instance); data is kept."""
-    record = LocalStack().restart(component)
+    record = _stack().restart(component)
     console.print(f"{component} restarted (pid {record.pid}, restarts {record.restarts})")
 
 
 @app.command()
 def down() -> None:
     """Stop exactly the processes `mlsys local up` started; remove .mlsys/local.env and data."""
-    stopped = LocalStack().down()
+    stopped = _stack().down()
     if stopped:
         console.print(f"stopped: {', '.join(stopped)}")
     else:
@@ -120,7 +130,7 @@ def replay_dead_letters() -> None:
     """Hand the dead-lettered events back to the bridge, which delivers them again."""
     from mlsys.local.spool import replay_dead_letters as replay
 
-    moved = replay(LocalStack().state_dir / "events")
+    moved = replay(_stack().state_dir / "events")
     console.print(f"{moved} dead-lettered event(s) queued for delivery again")
 
 

@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich import box
 from rich.table import Table
 
 from mlsys.cli import console
-from mlsys.predict.jobs import JobRecord
 from mlsys.settings import get_settings
 
 STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
+
+
+if TYPE_CHECKING:
+    from mlsys.predict.records import JobRecord
 
 
 def _status(status: str | None) -> str:

@@ -1,8 +1,8 @@
-"""``mlsys predict``: the service's pipeline from the command line, with a progress bar."""
+"""``mlsys predict``: a prediction job from the command line, with a progress bar."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from rich.progress import (
@@ -24,7 +24,7 @@ def predict(
     model_version: Annotated[
         str, typer.Option("--version", help="vN, N, latest or an alias")
     ] = "latest",
-    env: Annotated[str, typer.Option(help="dev, staging or prod")] = "dev",
+    env: Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod")] = "dev",
     id_columns: Annotated[
         list[str] | None,
         typer.Option("--id-column", help="copy to the output (repeat; default: non-features)"),
@@ -36,9 +36,10 @@ def predict(
         str | None, typer.Option(help="reuse to retry a job without duplicating rows")
     ] = None,
     engine: Annotated[
-        str, typer.Option(help="local (this process) or cloud-run-job (sharded tasks)")
+        str,
+        typer.Option(help="local (this process, now) or job (a Cloud Run Job execution)"),
     ] = "local",
-    tasks: Annotated[int, typer.Option(help="tasks of the cloud-run-job engine", min=1)] = 1,
+    tasks: Annotated[int, typer.Option(help="shards of the job engine", min=1)] = 1,
     allow_archived: Annotated[
         bool, typer.Option("--allow-archived", help="predict with an archived version anyway")
     ] = False,
@@ -48,43 +49,52 @@ def predict(
     ] = None,
 ) -> None:
     """Predict every row of --input with a registered model into --output (streamed)."""
-    request: dict[str, Any] = {
-        "env": env,
-        "input_table": input_table,
-        "output_table": output_table,
-        "model_name": model_name,
-        "model_version": model_version,
-        "id_columns": id_columns or None,
-        "write_disposition": write_disposition.lower().removeprefix("write_"),
-        "job_id": job_id,
-        "allow_archived": allow_archived,
-    }
-    if engine == "cloud-run-job":
-        from mlsys.jobs import launch
+    from mlsys.errors import InvalidInput
+    from mlsys.predict import PredictionRequest
 
-        if shadow_version is not None:
-            from mlsys.errors import InvalidInput
+    engine = {"cloud-run-job": "job", "service": "local"}.get(engine, engine)
+    if engine not in ("local", "job"):
+        raise InvalidInput(f"engine {engine!r}: expected local or job")
+    request = PredictionRequest.parse(
+        {
+            "env": env,
+            "input_table": input_table,
+            "output_table": output_table,
+            "model_name": model_name,
+            "model_version": model_version,
+            "id_columns": id_columns or None,
+            "write_disposition": write_disposition,
+            "job_id": job_id,
+            "engine": "job" if engine == "job" else "service",
+            "tasks": tasks,
+            "allow_archived": allow_archived,
+            "shadow_version": shadow_version,
+        }
+    )
+    if engine == "job":
+        _launch(request)
+    else:
+        _run_here(request)
 
-            raise InvalidInput("--shadow-version needs --engine local: sharded jobs do not shadow")
 
-        with console.status(f"checking the request and starting {tasks} Cloud Run tasks..."):
-            started = launch(**request, tasks=tasks)
-        console.print(
-            f"[green]✓[/] job [cyan]{started.job_id}[/]: execution {started.execution} "
-            f"({tasks} tasks); follow it with GET /jobs/{started.job_id}"
-        )
-        return
-    if engine != "local":
-        from mlsys.errors import InvalidInput
+def _launch(request: object) -> None:
+    from mlsys.predict import submit
 
-        raise InvalidInput(f"engine {engine!r}: expected local or cloud-run-job")
-    from mlsys.predict import prepare_prediction
-    from mlsys.predict.pipeline import execute
+    with console.status("checking the request and starting the job execution..."):
+        record = submit(request).record  # type: ignore[arg-type]
+    console.print(
+        f"[green]✓[/] job [cyan]{record.job_id}[/]: {record.status}, execution "
+        f"{record.execution or '-'} ({record.tasks} task(s)); follow it with "
+        f"GET /jobs/{record.job_id}"
+    )
+
+
+def _run_here(request: object) -> None:
+    from mlsys.predict.engines import run_here
+    from mlsys.predict.plan import plan
 
     with console.status("checking the request and loading the model..."):
-        job = prepare_prediction(**request, shadow_version=shadow_version)
-    if job.reused:
-        console.print(f"[yellow]job {job.record.job_id} already published[/]: nothing to do")
+        planned = plan(request)  # type: ignore[arg-type]
     with Progress(
         TextColumn("[bold]predicting[/]"),
         BarColumn(),
@@ -95,12 +105,12 @@ def predict(
         console=console,
         transient=False,
     ) as bar:
-        task = bar.add_task("predict", total=job.record.rows_total)
+        task = bar.add_task("predict", total=planned.plan.rows_total)
 
         def progress(done: int, total: int | None) -> None:
             bar.update(task, completed=done, total=total)
 
-        record = execute(job, progress=progress)
+        record = run_here(planned, progress=progress)
         bar.update(task, completed=record.rows_done, total=record.rows_total or record.rows_done)
     console.print(
         f"[green]✓[/] job [cyan]{record.job_id}[/]: {record.rows_written:,} rows of "
@@ -108,4 +118,4 @@ def predict(
     )
     from mlsys.cli.monitor import print_job_monitoring
 
-    print_job_monitoring(env, record)
+    print_job_monitoring(record.env, record)

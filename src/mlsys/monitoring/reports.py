@@ -14,7 +14,7 @@ from mlsys.monitoring.store import (
     shadows,
     worst_status,
 )
-from mlsys.predict.jobs import JobRecord, JobStatus
+from mlsys.predict.records import JobRecord, JobStatus
 
 
 @dataclass

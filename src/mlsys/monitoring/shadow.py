@@ -3,10 +3,10 @@
 :class:`ShadowScorer` is an observer of :func:`mlsys.predict.stream.predict_stream`: for each
 chunk the champion scored, it scores the same rows with the challenger, hands the challenger's
 output rows (same id columns) to a sink of its own, and tallies how often the two agree.
-Its sink is a second :class:`~mlsys.predict.sinks.BigQuerySink` into ``{output}__shadow``: the
-same staging table and one atomic publish as the main output, published just BEFORE it (in
-``finish``), so a published main output always has its shadow, and a failed job leaves neither
-half-written.
+Its sink is a second staging table of the shard (:class:`~mlsys.predict.staging.StagingWriter`),
+committed with the main one; the publisher moves it into ``{output}__shadow`` just BEFORE the
+main output (:mod:`mlsys.predict.publish`), so a published main output always has its shadow,
+and a failed job leaves neither half-written.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from mlsys.monitoring.profile import (
 from mlsys.predict.features import FeaturePlan, model_input
 from mlsys.predict.output import OutputPlan
 from mlsys.predict.scoring import Scorer
-from mlsys.predict.sinks import BatchSink
+from mlsys.predict.staging import BatchSink
 from mlsys.predict.stream import SinkWriter
 
 log = logging.getLogger(__name__)
@@ -168,7 +168,8 @@ class ShadowScorer:
         self.agreement.add(prediction, shadow)
 
     def finish(self) -> None:
-        """Publish the shadow output (before the main one: see the module's docstring)."""
+        """Commit the shadow's staged rows (published with the main ones: see the module's
+        docstring)."""
         assert self.writer is not None
         self.writer.close()
         self.published = self.sink.commit()
@@ -187,11 +188,11 @@ class ShadowScorer:
 
 def compare_on(table: pa.Table, champion: Any, challenger: Any) -> Comparison:
     """The comparison a shadow job makes, in memory over ``table`` (e.g. the promotion gate's
-    sample): both are resolved models (:class:`mlsys.predict.pipeline.ResolvedModel`)."""
+    sample): both are resolved models (:class:`mlsys.predict.plan.ResolvedModel`)."""
     from mlsys.predict.features import check_input, plan_features
     from mlsys.predict.output import plan_output
-    from mlsys.predict.sinks import MemorySink
     from mlsys.predict.sources import MemorySource
+    from mlsys.predict.staging import MemorySink
     from mlsys.predict.stream import predict_stream
 
     def plans(resolved: Any) -> tuple[FeaturePlan, OutputPlan]:

@@ -25,7 +25,7 @@ from mlsys.tables import append_rows, ensure_schema_table
 
 DRIFT_TABLE = "prediction_drift"
 SHADOW_TABLE = "prediction_shadow"
-JOBS_TABLE = "prediction_jobs"  # written by mlsys.predict.jobs; read here for listings
+JOBS_TABLE = "prediction_jobs"  # written by mlsys.predict.records; read here for listings
 
 
 class DriftRow(BaseModel):
@@ -210,7 +210,7 @@ def recent_jobs(
     env: str, *, model_name: str | None = None, version: int | None = None, limit: int = 50
 ) -> list[Any]:
     """The latest record of the newest jobs (of a model, of one version), newest first."""
-    from mlsys.predict.jobs import JobRecord
+    from mlsys.predict.records import JobRecord
 
     where, params = ["TRUE"], [_param("limit", "INT64", limit)]
     if model_name is not None:

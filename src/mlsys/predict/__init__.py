@@ -1,28 +1,63 @@
-"""Batch prediction BigQuery -> BigQuery for any scikit-learn (or ONNX) model, streaming and
-idempotent. Entry points: :func:`run_prediction` (now) and :func:`start_prediction` (in the
-background, followed through :func:`get_job`)."""
+"""Batch prediction BigQuery -> BigQuery for any scikit-learn (or ONNX) model: one typed
+request (:class:`PredictionRequest`), one plan, two engines (this process, or a Cloud Run Job
+execution), exactly once under retries, concurrency and crashes. See ``docs/predict.md`` and
+``docs/reliability.md``.
 
-from mlsys.predict.jobs import JobRecord, JobStatus, job_store
-from mlsys.predict.pipeline import prepare_prediction, run_prediction, start_prediction
+Names are imported on first use: the service starts (a Cloud Run cold start) without loading
+pyarrow, numpy and the BigQuery clients until a request needs them.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlsys.predict.engines import Submission, get_job, submit
+    from mlsys.predict.records import JobRecord, JobStatus, job_store
+    from mlsys.predict.request import Engine, PredictionRequest, WriteDisposition
+    from mlsys.predict.stream import Progress
 
 __all__ = [
+    "Engine",
     "JobRecord",
     "JobStatus",
+    "PredictionRequest",
+    "Submission",
+    "WriteDisposition",
     "get_job",
     "job_store",
-    "prepare_prediction",
     "run_prediction",
-    "start_prediction",
+    "submit",
 ]
 
+_WHERE = {
+    "Submission": "engines",
+    "get_job": "engines",
+    "submit": "engines",
+    "JobRecord": "records",
+    "JobStatus": "records",
+    "job_store": "records",
+    "Engine": "request",
+    "PredictionRequest": "request",
+    "WriteDisposition": "request",
+}
 
-def get_job(env: str, job_id: str) -> JobRecord:
-    """The latest record of a job; :class:`~mlsys.errors.JobNotFound` if there is none."""
-    from mlsys.errors import JobNotFound
-    from mlsys.predict.jobs import check_job_id
-    from mlsys.settings import check_env
 
-    record = job_store(check_env(env)).get(check_job_id(job_id))
-    if record is None:
-        raise JobNotFound(f"no prediction job {job_id!r} in {env}")
-    return record
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlsys.predict' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlsys.predict.{module}"), name)
+
+
+def run_prediction(*, progress: Progress | None = None, **request: Any) -> JobRecord:
+    """Predict now in this process (the ``service`` engine); returns the finished record.
+
+    ``request`` holds the fields of :class:`PredictionRequest` (``env``, ``input_table``,
+    ``output_table``, ``model_name``, ``model_version``, ``job_id``, ...).
+    """
+    from mlsys.predict.engines import submit
+    from mlsys.predict.request import PredictionRequest
+
+    return submit(PredictionRequest.parse(request), progress=progress).record

@@ -11,14 +11,12 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 
-from mlsys.errors import InvalidInput, UnsupportedFormat
-from mlsys.identifiers import check_column, safe_column_name
+from mlsys.errors import InvalidInput, OutputSchemaMismatch, UnsupportedFormat
+from mlsys.identifiers import TableRef, check_column, safe_column_name
 
-PREDICTION = "prediction"
-PROBABILITY = "probability"
-PROVENANCE = ("prediction_timestamp", "model_name", "model_version", "job_id")
-#: Names the output owns; an input column with one of these names is not copied through.
-RESERVED = (PREDICTION, PROBABILITY, *PROVENANCE)
+_SAME_TYPE = {"INT64": "INTEGER", "FLOAT64": "FLOAT", "BOOL": "BOOLEAN"}
+
+from mlsys.predict.columns import PREDICTION, PROBABILITY, RESERVED  # noqa: E402
 
 
 @dataclass(frozen=True)
@@ -172,3 +170,31 @@ def _prediction_array(values: np.ndarray, arrow_type: pa.DataType) -> pa.Array:
     if pa.types.is_string(arrow_type):
         return pa.array([None if v is None else str(v) for v in values.tolist()], pa.string())
     return pa.array(values).cast(arrow_type)
+
+
+def check_output_schema(output: TableRef, existing: list, wanted: list) -> None:
+    """An existing output table must have every output column with the same type."""
+    have = {f.name: f for f in existing}
+    problems = []
+    for want in wanted:
+        found = have.get(want.name)
+        if found is None:
+            problems.append(f"{want.name} is missing (expected {want.field_type})")
+        elif _norm(found.field_type) != _norm(want.field_type) or found.mode == "REPEATED":
+            problems.append(f"{want.name} is {found.field_type}, expected {want.field_type}")
+    names = {f.name for f in wanted}
+    problems += [
+        f"{f.name} is REQUIRED but not produced"
+        for f in existing
+        if f.name not in names and f.mode == "REQUIRED"
+    ]
+    if problems:
+        raise OutputSchemaMismatch(
+            f"output table {output} has an incompatible schema: {'; '.join(problems)}",
+            details={"problems": problems},
+        )
+
+
+def _norm(kind: str) -> str:
+    kind = kind.upper()
+    return _SAME_TYPE.get(kind, kind)

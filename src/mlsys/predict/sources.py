@@ -20,6 +20,7 @@ from google.api_core import exceptions as gexc
 from mlsys.clients import bigquery_client, bigquery_read_client
 from mlsys.errors import TableNotFound, UnsupportedTableType
 from mlsys.identifiers import TableRef
+from mlsys.settings import get_settings
 
 if TYPE_CHECKING:
     from google.cloud import bigquery
@@ -125,13 +126,44 @@ class MemorySource:
         yield from rebatch(iter(chunks), self.chunk_rows)
 
 
+def open_read_session(
+    env: str,
+    ref: TableRef,
+    columns: Sequence[str],
+    *,
+    max_streams: int = READ_STREAMS,
+    row_restriction: str | None = None,
+) -> tuple[pa.Schema, list[str]]:
+    """THE read session of mlsys: Arrow streams of ``columns`` of ``ref``, billed to the
+    environment's project (never the input table's); returns the rows' Arrow schema and the
+    stream names (none for an empty table)."""
+    from google.cloud.bigquery_storage_v1 import types
+
+    parent = get_settings().project_for(env)
+    session = bigquery_read_client(env).create_read_session(
+        parent=f"projects/{parent}",
+        read_session=types.ReadSession(
+            table=f"projects/{ref.project}/datasets/{ref.dataset}/tables/{ref.table}",
+            data_format=types.DataFormat.ARROW,
+            read_options=types.ReadSession.TableReadOptions(
+                selected_fields=list(columns), row_restriction=row_restriction or ""
+            ),
+        ),
+        max_stream_count=max_streams,
+    )
+    if not session.streams:  # an empty table (or shard) has no stream
+        return pa.schema([]), []
+    schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
+    return schema, [s.name for s in session.streams]
+
+
 class _BigQueryTable:
     def __init__(self, ref: TableRef, *, chunk_rows: int, env: str | None = None) -> None:
         self.ref = ref
-        self.env = env
+        self.env = env or get_settings().mlsys_env
         self.chunk_rows = chunk_rows
         try:
-            table = bigquery_client(env).get_table(str(ref))
+            table = bigquery_client(self.env).get_table(str(ref))
         except gexc.NotFound:
             raise TableNotFound(f"input table {ref} does not exist") from None
         check_readable(ref, table)
@@ -145,54 +177,55 @@ class _BigQueryTable:
 
 
 class BigQueryReadSource(_BigQueryTable):
-    """The BigQuery Storage Read API: Arrow batches from parallel streams, prefetched."""
+    """The BigQuery Storage Read API: Arrow batches, read in a thread ahead of the scorer.
+
+    The whole table by default; one shard of a job with ``row_restriction`` (hash split) or
+    with ``streams`` of the job's own session (``stream_schema`` is that session's).
+    """
 
     def __init__(
         self,
         ref: TableRef,
         *,
         chunk_rows: int,
-        streams: int = READ_STREAMS,
         env: str | None = None,
+        row_restriction: str | None = None,
+        streams: Sequence[str] | None = None,
+        stream_schema: pa.Schema | None = None,
     ) -> None:
         super().__init__(ref, chunk_rows=chunk_rows, env=env)
+        self.row_restriction = row_restriction
         self.streams = streams
+        self.stream_schema = stream_schema
+        if streams is not None or row_restriction is not None:
+            self.num_rows = None  # a shard's size is known only once read
 
     def batches(self, columns: Sequence[str]) -> Iterator[pa.RecordBatch]:
-        from google.cloud.bigquery_storage_v1 import types
-
-        from mlsys.settings import get_settings
-
+        if self.streams is not None:
+            schema, names = self.stream_schema or pa.schema([]), list(self.streams)
+        else:
+            schema, names = open_read_session(
+                self.env, self.ref, columns, row_restriction=self.row_restriction
+            )
         client = bigquery_read_client(self.env)
-        # The session is billed to the environment's project, never the input table's.
-        parent = get_settings().project_for(self.env or get_settings().mlsys_env)
-        session = client.create_read_session(
-            parent=f"projects/{parent}",
-            read_session=types.ReadSession(
-                table=(
-                    f"projects/{self.ref.project}/datasets/{self.ref.dataset}"
-                    f"/tables/{self.ref.table}"
-                ),
-                data_format=types.DataFormat.ARROW,
-                read_options=types.ReadSession.TableReadOptions(selected_fields=list(columns)),
-            ),
-            max_stream_count=self.streams,
-        )
-        if not session.streams:  # an empty table has no stream
-            return
-
-        schema = pa.ipc.read_schema(pa.py_buffer(session.arrow_schema.serialized_schema))
 
         def read(stream_name: str) -> Iterator[pa.RecordBatch]:
             # ReadRowsStream resumes at the right offset on transient errors.
             for message in client.read_rows(stream_name):
                 data = message.arrow_record_batch.serialized_record_batch
-                yield pa.ipc.read_record_batch(pa.py_buffer(data), schema)
+                if data:
+                    yield pa.ipc.read_record_batch(pa.py_buffer(data), schema)
 
-        readers = [read(s.name) for s in session.streams]
-        raw = _merge_threaded(readers)  # even one stream: reading overlaps scoring
+        if not names:
+            return
+        raw = _merge_threaded([_chain(read(n) for n in names)])  # reading overlaps scoring
         for batch in rebatch(raw, self.chunk_rows):
             yield self._cast(batch, columns)
+
+
+def _chain(readers: Iterator[Iterator[pa.RecordBatch]]) -> Iterator[pa.RecordBatch]:
+    for reader in readers:
+        yield from reader
 
 
 class ListRowsSource(_BigQueryTable):

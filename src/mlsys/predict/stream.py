@@ -1,8 +1,8 @@
 """The streaming core: read a chunk, score it, write it; three stages overlapped by threads.
 
 Readers (in the source) prefetch the next chunks while the model scores this one, and a writer
-thread hands finished chunks to the sink (Parquet + load job) while the model goes on. Queues
-between the stages are bounded, so memory does not grow with the table.
+thread hands finished chunks to the sink (a Storage Write API stream) while the model goes on.
+Queues between the stages are bounded, so memory does not grow with the table.
 """
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ import pyarrow as pa
 from mlsys.predict.features import FeaturePlan, model_input
 from mlsys.predict.output import OutputPlan
 from mlsys.predict.scoring import Scorer
-from mlsys.predict.sinks import BatchSink
 from mlsys.predict.sources import BatchSource
+from mlsys.predict.staging import BatchSink
 
 log = logging.getLogger(__name__)
 

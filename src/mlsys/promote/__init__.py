@@ -1,10 +1,16 @@
 """Gated promotion dev -> staging -> prod, aliases, rollback, archive and lifecycle stages.
-See ``docs/promotion.md``."""
+See ``docs/promotion.md``. Names are imported on first use (the service starts light)."""
 
-from mlsys.promote.config import PromotionConfig, load_config, parse_config
-from mlsys.promote.gates import GateResult
-from mlsys.promote.lifecycle import VersionStage, archive, version_stages
-from mlsys.promote.promotion import PromotionResult, RollbackResult, promote, rollback
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from mlsys.promote.config import PromotionConfig, load_config, parse_config
+    from mlsys.promote.gates import GateResult
+    from mlsys.promote.lifecycle import VersionStage, archive, version_stages
+    from mlsys.promote.promotion import PromotionResult, RollbackResult, promote, rollback
 
 __all__ = [
     "GateResult",
@@ -19,3 +25,24 @@ __all__ = [
     "rollback",
     "version_stages",
 ]
+
+_WHERE = {
+    "GateResult": "gates",
+    "PromotionConfig": "config",
+    "load_config": "config",
+    "parse_config": "config",
+    "VersionStage": "lifecycle",
+    "archive": "lifecycle",
+    "version_stages": "lifecycle",
+    "PromotionResult": "promotion",
+    "RollbackResult": "promotion",
+    "promote": "promotion",
+    "rollback": "promotion",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module 'mlsys.promote' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"mlsys.promote.{module}"), name)

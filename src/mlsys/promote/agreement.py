@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from google.api_core import exceptions as gexc
 
 from mlsys.errors import MlsysError, ModelNotFound, VersionNotFound
-from mlsys.predict.jobs import JobStatus
+from mlsys.predict.records import JobStatus
 
 if TYPE_CHECKING:
     from mlsys.promote.gates import Candidate, GateResult
@@ -66,7 +66,7 @@ def _latest_input(env: str, model_name: str, version: int) -> str | None:
 def _compare(c: Candidate, champion_version: int, table_id: str, rows: int) -> object:
     from mlsys.clients import bigquery_client
     from mlsys.monitoring.shadow import compare_on
-    from mlsys.predict.pipeline import resolve_model
+    from mlsys.predict.plan import resolve_model
 
     # list_rows reads the table itself (no query job, nothing billed) in the target's project.
     sample = (

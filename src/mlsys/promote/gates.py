@@ -245,9 +245,9 @@ def _smoke_predict(c: Candidate, source: Any, limit: int) -> tuple[int, int]:
     from mlsys.errors import AccessDenied, InvalidInput, TableNotFound
     from mlsys.predict.features import check_input, default_id_columns, plan_features
     from mlsys.predict.output import RESERVED, plan_output
-    from mlsys.predict.pipeline import resolve_model
-    from mlsys.predict.sinks import MemorySink
+    from mlsys.predict.plan import resolve_model
     from mlsys.predict.sources import MemorySource
+    from mlsys.predict.staging import MemorySink
     from mlsys.predict.stream import predict_stream
 
     try:

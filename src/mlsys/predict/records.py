@@ -1,8 +1,14 @@
-"""Prediction job records: status, counts, errors; and the stores that keep them.
+"""Prediction job records: status, counts, errors; the stores that keep them, and the ONE set
+of state transitions every engine uses.
 
-Several service instances (Cloud Run) must agree on a job's state, so the store of record is
+Several service instances and job tasks must agree on a job's state, so the store of record is
 BigQuery: append-only status rows in ``mlsys_ops_{env}.prediction_jobs``, the latest row per job
 wins. :class:`MemoryJobStore` is the same Protocol in memory (benchmarks, unit tests).
+
+States: ``queued`` (accepted, an execution will run it) -> ``running`` (a holder of the job's
+claim streams it and heartbeats) -> ``succeeded`` | ``failed``. A ``running`` record that has not
+been updated for two leases belongs to a worker that died: it reads as ``stalled``, and a retry
+with the same ``job_id`` takes the job over (:mod:`mlsys.predict.claims`).
 """
 
 from __future__ import annotations
@@ -21,31 +27,36 @@ from typing import Any, Protocol
 from google.api_core import exceptions as gexc
 
 from mlsys.clients import bigquery_client
-from mlsys.errors import InvalidIdentifier
+from mlsys.errors import InvalidIdentifier, MlsysError
 from mlsys.settings import check_env, get_settings
 from mlsys.tables import ensure_schema_table
 
 log = logging.getLogger(__name__)
 
-JOB_ID_RE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+JOB_ID_RE = re.compile(r"^(?!.*__)[A-Za-z0-9_-]{1,64}$")
 JOBS_TABLE = "prediction_jobs"
-#: A "running" record not updated for this long belongs to a crashed worker: a retry may take
-#: the job over. Running jobs heartbeat every PROGRESS_INTERVAL_S.
-STALE_AFTER_S = 300.0
+#: Running jobs heartbeat their record this often (rows done so far).
 PROGRESS_INTERVAL_S = 5.0
 
 
 class JobStatus(StrEnum):
+    QUEUED = "queued"
     RUNNING = "running"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
+    #: Reported, never stored: a running record whose worker stopped heartbeating.
+    STALLED = "stalled"
+
+
+TERMINAL = (JobStatus.SUCCEEDED, JobStatus.FAILED)
 
 
 def check_job_id(job_id: str) -> str:
-    """A job id of letters, digits, ``-`` and ``_`` (it names a staging table)."""
+    """A job id of letters, digits, ``-`` and ``_`` (it names claim and staging tables)."""
     if not isinstance(job_id, str) or not JOB_ID_RE.match(job_id):
         raise InvalidIdentifier(
-            f"invalid job_id {job_id!r}: expected 1-64 letters, digits, '-' or '_'"
+            f"invalid job_id {job_id!r}: expected 1-64 letters, digits, '-' or '_' "
+            "(no '__', which mlsys reserves)"
         )
     return job_id
 
@@ -78,6 +89,9 @@ class JobRecord:
     created_at: dt.datetime = field(default_factory=now)
     updated_at: dt.datetime = field(default_factory=now)
     finished_at: dt.datetime | None = None
+    engine: str | None = None
+    tasks: int | None = None
+    execution: str | None = None
 
     def to_row(self) -> dict[str, Any]:
         row = dataclasses.asdict(self)
@@ -91,9 +105,12 @@ class JobRecord:
         names = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in row.items() if k in names})
 
-    @property
-    def is_stale(self) -> bool:
-        return (now() - self.updated_at).total_seconds() > STALE_AFTER_S
+    def reported(self, lease_s: float) -> JobRecord:
+        """This record as a reader should see it: ``stalled`` when its worker went silent."""
+        silent = (now() - self.updated_at).total_seconds()
+        if self.status == JobStatus.RUNNING and silent > 2 * lease_s:
+            return dataclasses.replace(self, status=JobStatus.STALLED)
+        return self
 
 
 class JobStore(Protocol):
@@ -120,16 +137,11 @@ class MemoryJobStore:
 
 
 class BigQueryJobStore:
-    """Append-only status rows in ``mlsys_ops_{env}.prediction_jobs``; the latest row wins.
-
-    Records of jobs running in this process are also kept in memory, so their progress is
-    reported live here while other instances see the (throttled) rows in BigQuery.
-    """
+    """Append-only status rows in ``mlsys_ops_{env}.prediction_jobs``; the latest row wins."""
 
     def __init__(self, env: str) -> None:
         self.env = check_env(env)
         self.table_id = f"{get_settings().ops_dataset_ref(env)}.{JOBS_TABLE}"
-        self.local = MemoryJobStore()
         self._ready = False
 
     def _ensure_table(self) -> None:
@@ -139,16 +151,12 @@ class BigQueryJobStore:
         self._ready = True
 
     def save(self, record: JobRecord) -> None:
-        self.local.save(record)
         self._ensure_table()
         errors = bigquery_client(self.env).insert_rows_json(self.table_id, [record.to_row()])
         if errors:
             log.error("could not record job %s: %s", record.job_id, errors)
 
     def get(self, job_id: str) -> JobRecord | None:
-        mine = self.local.get(job_id)
-        if mine is not None:
-            return mine
         from google.cloud import bigquery
 
         self._ensure_table()
@@ -170,3 +178,39 @@ class BigQueryJobStore:
 def job_store(env: str) -> JobStore:
     """The job store of ``env`` (the one place that chooses the implementation)."""
     return BigQueryJobStore(env)
+
+
+# -- the one set of transitions -------------------------------------------------------------
+def transition(store: JobStore, record: JobRecord, status: JobStatus, **changes: Any) -> JobRecord:
+    """Append the next state of a job and return it (every engine goes through here)."""
+    updated = dataclasses.replace(record, status=status, updated_at=now(), **changes)
+    if status in TERMINAL:
+        updated.finished_at = updated.updated_at
+    if status != JobStatus.FAILED:
+        updated.error_code = updated.error_message = None
+    store.save(updated)
+    return updated
+
+
+def fail(store: JobStore, record: JobRecord, exc: BaseException, *, where: str = "") -> JobRecord:
+    """Record a failure with the error's code and message (never raises)."""
+    code = exc.code if isinstance(exc, MlsysError) else "INTERNAL"
+    message = exc.message if isinstance(exc, MlsysError) else repr(exc)[:900]
+    try:
+        latest = store.get(record.job_id)
+        if latest is not None and latest.status == JobStatus.SUCCEEDED:
+            # A stale worker failing after its successor published: the job stays succeeded.
+            log.warning(
+                "job %s succeeded; not recording %s from a stale worker", record.job_id, code
+            )
+            return latest
+        return transition(
+            store,
+            record,
+            JobStatus.FAILED,
+            error_code=code,
+            error_message=f"{where}{message}",
+        )
+    except Exception as save_error:  # the job's own error matters more than its record
+        log.warning("could not record the failure of job %s: %s", record.job_id, save_error)
+        return dataclasses.replace(record, status=JobStatus.FAILED)
