@@ -8,8 +8,10 @@ checks the tables and the model.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import re
+from collections.abc import Iterator
 from enum import StrEnum
 from typing import Any
 
@@ -18,11 +20,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
-from mlsys.errors import InvalidInput, InvalidVersion
+from mlsys.errors import InvalidInput, InvalidVersion, MlsysError
 from mlsys.identifiers import check_column, parse_table_id
 from mlsys.predict.columns import RESERVED
 from mlsys.predict.records import JOB_ID_RE, check_job_id
@@ -33,7 +36,8 @@ from mlsys.settings import ENVIRONMENTS, check_env
 MAX_TASKS = 1000
 #: Any valid project id: table ids without a project get the environment's at plan time.
 _SOME_PROJECT = "mlsys-check"
-_VERSION_RE = re.compile(r"^(latest|v?[1-9][0-9]{0,8}|[a-z][a-z0-9_-]{0,62})$")
+#: vN / N (N >= 1), latest, or an alias (which never looks like a version: v0 is neither).
+_VERSION_RE = re.compile(r"^(latest|v?[1-9][0-9]{0,8}|(?!v?[0-9]+$)[a-z][a-z0-9_-]{0,62})$")
 
 
 class Engine(StrEnum):
@@ -138,23 +142,27 @@ class PredictionRequest(BaseModel):
 
     @field_validator("input_table", "output_table")
     @classmethod
-    def _table(cls, value: str) -> str:
-        parse_table_id(value, default_project=_SOME_PROJECT)
+    def _table(cls, value: str, info: ValidationInfo) -> str:
+        with _naming(info):
+            parse_table_id(value, default_project=_SOME_PROJECT)
         return value.strip()
 
     @field_validator("model_name")
     @classmethod
-    def _model(cls, value: str) -> str:
-        return str(check_model_name(value))
+    def _model(cls, value: str, info: ValidationInfo) -> str:
+        with _naming(info):
+            return str(check_model_name(value))
 
     @field_validator("model_version", "shadow_version", mode="before")
     @classmethod
-    def _version(cls, value: Any) -> str | None:
+    def _version(cls, value: Any, info: ValidationInfo) -> str | None:
         if value is None:
             return None
         text = str(value).strip()
         if not _VERSION_RE.match(text):
-            raise InvalidVersion(f"{text!r}: expected vN, N, latest or an alias such as champion")
+            raise InvalidVersion(
+                f"{info.field_name}: {text!r}: expected vN, N, latest or an alias such as champion"
+            )
         return text
 
     @field_validator("id_columns")
@@ -221,6 +229,17 @@ class PredictionRequest(BaseModel):
             return self
         stamp = fired_at.astimezone(dt.UTC).strftime("%Y%m%dt%H%M%S")
         return self.model_copy(update={"job_id": check_job_id(f"{self.schedule}-{stamp}")})
+
+
+@contextlib.contextmanager
+def _naming(info: ValidationInfo) -> Iterator[None]:
+    """Put the field's name in front of the library's error (same class, same code)."""
+    try:
+        yield
+    except MlsysError as exc:
+        exc.message = f"{info.field_name}: {exc.message}"
+        exc.args = (exc.message,)
+        raise
 
 
 def validation_message(exc: ValidationError) -> str:
