@@ -22,7 +22,8 @@ from tests.service.spec import openapi
 
 @dataclass(frozen=True)
 class Call:
-    """One request; ``{model}``, ``{ds}``, ``{job}`` and ``{unique}`` are filled in at run time."""
+    """One request; ``{model}``, ``{ds}`` (inputs), ``{out}`` (the predictions dataset, where the
+    service may write), ``{job}`` and ``{unique}`` are filled in at run time."""
 
     path: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -34,7 +35,7 @@ def body(**changes: Any) -> dict[str, Any]:
     return {
         "env": "dev",
         "input_table": "{ds}.api_in",
-        "output_table": "{ds}.matrix_{unique}",
+        "output_table": "{out}.matrix_{unique}",
         "model_name": "{model}",
         **changes,
     }
@@ -52,7 +53,7 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("GET", "/models/{name}/history"): Call("/models/{model}/history"),
     ("GET", "/model-registry"): Call("/model-registry", {"env": "dev"}),
     ("GET", "/jobs/{job_id}"): Call("/jobs/{job}"),
-    ("GET", "/predict"): Call("/predict", body(output_table="{ds}.matrix_get_{unique}")),
+    ("GET", "/predict"): Call("/predict", body(output_table="{out}.matrix_get_{unique}")),
     ("POST", "/predict"): Call("/predict", json=body()),
 }
 
@@ -74,12 +75,12 @@ SPECIFIC: dict[tuple[str, str, int], Call] = {
     ("GET", "/predict", 404): Call("/predict", body(model_name="nope-{unique}")),
     ("GET", "/predict", 422): Call("/predict", body(input_table="{ds}.api_missing")),
     ("POST", "/predict", 202): Call(
-        "/predict", json=body(output_table="{ds}.m_async_{unique}", **{"async": True})
+        "/predict", json=body(output_table="{out}.m_async_{unique}", **{"async": True})
     ),
     ("POST", "/predict", 400): Call("/predict", json=body(job_id="a b/c")),
     ("POST", "/predict", 404): Call("/predict", json=body(input_table="{ds}.nope")),
     ("POST", "/predict", 409): Call(
-        "/predict", json=body(job_id="{job}", output_table="{ds}.other_{unique}")
+        "/predict", json=body(job_id="{job}", output_table="{out}.other_{unique}")
     ),
     ("POST", "/predict", 413): Call("/predict", json=body(colour="x" * MAX_BODY_BYTES)),
     ("POST", "/predict", 422): Call("/predict", json=body(input_table="{ds}.api_strings")),
@@ -129,10 +130,10 @@ def fill(value: Any, names: dict[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def finished_job(service, model, tables) -> str:
+def finished_job(service, model, tables, outputs) -> str:
     """A job that ran on the stack: ``GET /jobs/{job}`` 200, and a used id for the 409."""
     job = f"matrix-{uuid.uuid4().hex[:10]}"
-    names = {"model": model.model_name, "ds": tables, "unique": job, "job": job}
+    names = {"model": model.model_name, "ds": tables, "out": outputs, "unique": job, "job": job}
     response = service.post("/predict", json={**fill(body(), names), "job_id": job})
     assert response.status_code == 200, response.text
     return job
@@ -142,11 +143,27 @@ def finished_job(service, model, tables) -> str:
     ("method", "path", "status"), sorted(CASES), ids=[f"{m} {p} {s}" for m, p, s in sorted(CASES)]
 )
 def test_each_documented_status_is_produced(
-    request, service, model, tables, unique, finished_job, fault_server, method, path, status
+    request,
+    service,
+    model,
+    tables,
+    outputs,
+    unique,
+    finished_job,
+    fault_server,
+    method,
+    path,
+    status,
 ):
     """Fault targets start their service process only when a case needs it."""
     call = CASES[(method, path, status)]
-    names = {"model": model.model_name, "ds": tables, "unique": unique, "job": finished_job}
+    names = {
+        "model": model.model_name,
+        "ds": tables,
+        "out": outputs,
+        "unique": unique,
+        "job": finished_job,
+    }
     if call.target == "stack":
         url = str(service.base_url)
     elif call.target == "uncredentialed":
@@ -214,4 +231,4 @@ def test_every_request_body_has_an_example():
                 examples = operation["requestBody"]["content"]["application/json"]["examples"]
                 assert examples, f"{method} {path}"
                 for example in examples.values():
-                    assert example["value"]["input_table"] and example["summary"]
+                    assert example["value"] and example["summary"], f"{method} {path}"
