@@ -22,7 +22,8 @@ from tests.service.spec import openapi
 
 @dataclass(frozen=True)
 class Call:
-    """One request; ``{model}``, ``{ds}``, ``{job}`` and ``{unique}`` are filled in at run time."""
+    """One request; ``{model}``, ``{ds}`` (inputs), ``{out}`` (the predictions dataset, where the
+    service may write), ``{job}`` and ``{unique}`` are filled in at run time."""
 
     path: str
     params: dict[str, Any] = field(default_factory=dict)
@@ -34,11 +35,15 @@ def body(**changes: Any) -> dict[str, Any]:
     return {
         "env": "dev",
         "input_table": "{ds}.api_in",
-        "output_table": "{ds}.matrix_{unique}",
+        "output_table": "{out}.matrix_{unique}",
         "model_name": "{model}",
         **changes,
     }
 
+
+#: One row of the API tests' model (f0..f3).
+INSTANCE = {"f0": 0.1, "f1": 0.2, "f2": 0.3, "f3": 0.4}
+ONLINE = "/models/{model}/versions/v1:predict"
 
 #: A request of each operation that succeeds on the stack.
 SAMPLES: dict[tuple[str, str], Call] = {
@@ -52,8 +57,17 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("GET", "/models/{name}/history"): Call("/models/{model}/history"),
     ("GET", "/model-registry"): Call("/model-registry", {"env": "dev"}),
     ("GET", "/jobs/{job_id}"): Call("/jobs/{job}"),
-    ("GET", "/predict"): Call("/predict", body(output_table="{ds}.matrix_get_{unique}")),
+    ("GET", "/predict"): Call("/predict", body(output_table="{out}.matrix_get_{unique}")),
     ("POST", "/predict"): Call("/predict", json=body()),
+    ("GET", "/jobs"): Call("/jobs"),
+    ("GET", "/jobs/{job_id}/drift"): Call("/jobs/{job}/drift"),
+    ("GET", "/models/rejections"): Call("/models/rejections"),
+    ("GET", "/models/{name}/drift"): Call("/models/{model}/drift"),
+    ("GET", "/models/{name}/shadows"): Call("/models/{model}/shadows"),
+    ("GET", "/online/models"): Call("/online/models"),
+    ("POST", "/models/{name}/versions/{version}:predict"): Call(
+        "/models/{model}/versions/v1:predict", json={"instances": [INSTANCE]}
+    ),
 }
 
 #: Route-specific answers, on the stack.
@@ -74,15 +88,33 @@ SPECIFIC: dict[tuple[str, str, int], Call] = {
     ("GET", "/predict", 404): Call("/predict", body(model_name="nope-{unique}")),
     ("GET", "/predict", 422): Call("/predict", body(input_table="{ds}.api_missing")),
     ("POST", "/predict", 202): Call(
-        "/predict", json=body(output_table="{ds}.m_async_{unique}", **{"async": True})
+        "/predict", json=body(output_table="{out}.m_async_{unique}", **{"async": True})
     ),
     ("POST", "/predict", 400): Call("/predict", json=body(job_id="a b/c")),
     ("POST", "/predict", 404): Call("/predict", json=body(input_table="{ds}.nope")),
     ("POST", "/predict", 409): Call(
-        "/predict", json=body(job_id="{job}", output_table="{ds}.other_{unique}")
+        "/predict", json=body(job_id="{job}", output_table="{out}.other_{unique}")
     ),
     ("POST", "/predict", 413): Call("/predict", json=body(colour="x" * MAX_BODY_BYTES)),
     ("POST", "/predict", 422): Call("/predict", json=body(input_table="{ds}.api_strings")),
+    ("GET", "/jobs", 400): Call("/jobs", {"env": "qa"}),
+    ("GET", "/jobs/{job_id}/drift", 400): Call("/jobs/bad id/drift"),
+    ("GET", "/jobs/{job_id}/drift", 404): Call("/jobs/never-{unique}/drift"),
+    ("GET", "/models/rejections", 400): Call("/models/rejections", {"limit": 0}),
+    ("GET", "/models/{name}/drift", 400): Call("/models/Bad_Name/drift"),
+    ("GET", "/models/{name}/shadows", 400): Call("/models/Bad_Name/shadows"),
+    ("POST", "/models/{name}/versions/{version}:predict", 400): Call(
+        ONLINE, json={"instances": "nope"}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 404): Call(
+        "/models/nope-{unique}/versions/v1:predict", json={"instances": [INSTANCE]}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 413): Call(
+        ONLINE, json={"instances": [INSTANCE] * 1001}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 422): Call(
+        ONLINE, json={"instances": [{**INSTANCE, "f0": "high"}]}
+    ),
 }
 
 #: What any operation that calls Google meets, and how a test makes it happen.
@@ -94,7 +126,7 @@ def cases() -> dict[tuple[str, str, int], Call]:
     produced = {(m, p, 200): call for (m, p), call in SAMPLES.items()}
     produced.update(SPECIFIC)
     for (method, path), call in SAMPLES.items():
-        if path in ("/health", "/live"):
+        if path in ("/health", "/live", "/online/models"):
             continue  # they call nothing
         statuses = (503,) if path == "/ready" else tuple(FAULT_TARGETS)
         for status in statuses:
@@ -129,10 +161,10 @@ def fill(value: Any, names: dict[str, str]) -> Any:
 
 
 @pytest.fixture(scope="module")
-def finished_job(service, model, tables) -> str:
+def finished_job(service, model, tables, outputs) -> str:
     """A job that ran on the stack: ``GET /jobs/{job}`` 200, and a used id for the 409."""
     job = f"matrix-{uuid.uuid4().hex[:10]}"
-    names = {"model": model.model_name, "ds": tables, "unique": job, "job": job}
+    names = {"model": model.model_name, "ds": tables, "out": outputs, "unique": job, "job": job}
     response = service.post("/predict", json={**fill(body(), names), "job_id": job})
     assert response.status_code == 200, response.text
     return job
@@ -142,11 +174,27 @@ def finished_job(service, model, tables) -> str:
     ("method", "path", "status"), sorted(CASES), ids=[f"{m} {p} {s}" for m, p, s in sorted(CASES)]
 )
 def test_each_documented_status_is_produced(
-    request, service, model, tables, unique, finished_job, fault_server, method, path, status
+    request,
+    service,
+    model,
+    tables,
+    outputs,
+    unique,
+    finished_job,
+    fault_server,
+    method,
+    path,
+    status,
 ):
     """Fault targets start their service process only when a case needs it."""
     call = CASES[(method, path, status)]
-    names = {"model": model.model_name, "ds": tables, "unique": unique, "job": finished_job}
+    names = {
+        "model": model.model_name,
+        "ds": tables,
+        "out": outputs,
+        "unique": unique,
+        "job": finished_job,
+    }
     if call.target == "stack":
         url = str(service.base_url)
     elif call.target == "uncredentialed":
@@ -214,4 +262,4 @@ def test_every_request_body_has_an_example():
                 examples = operation["requestBody"]["content"]["application/json"]["examples"]
                 assert examples, f"{method} {path}"
                 for example in examples.values():
-                    assert example["value"]["input_table"] and example["summary"]
+                    assert example["value"] and example["summary"], f"{method} {path}"

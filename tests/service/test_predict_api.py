@@ -10,11 +10,11 @@ from mlsys.bq import bq_get
 from tests.service.spec import assert_documented
 
 
-def test_post_predict_through_the_running_service(service, model, tables, unique):
+def test_post_predict_through_the_running_service(service, model, tables, outputs, unique):
     body = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_out_{unique}",
+        "output_table": f"{outputs}.api_out_{unique}",
         "model_name": model.model_name,
         "model_version": "v1",
         "job_id": f"api-{unique}",
@@ -24,15 +24,15 @@ def test_post_predict_through_the_running_service(service, model, tables, unique
     assert first.json()["status"] == "succeeded" and first.json()["rows_written"] == 100
     again = service.post("/predict", json=body)
     assert again.json()["rows_written"] == 100
-    n = bq_get(f"SELECT COUNT(*) AS n FROM `{tables}.api_out_{unique}`")["n"].iloc[0]
+    n = bq_get(f"SELECT COUNT(*) AS n FROM `{outputs}.api_out_{unique}`")["n"].iloc[0]
     assert n == 100
 
 
-def test_get_predict_stays_compatible_with_the_seed(service, model, tables, unique):
+def test_get_predict_stays_compatible_with_the_seed(service, model, tables, outputs, unique):
     params = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_seed_{unique}",
+        "output_table": f"{outputs}.api_seed_{unique}",
         "model_name": model.model_name,
         "model_version": "1",
     }
@@ -41,10 +41,12 @@ def test_get_predict_stays_compatible_with_the_seed(service, model, tables, uniq
     assert response.json()["model_version"] == 1
 
 
-def test_async_job_is_followed_from_another_instance(service, client, model, tables, unique):
+def test_async_job_is_followed_from_another_instance(
+    service, client, model, tables, outputs, unique
+):
     body = {
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_async_{unique}",
+        "output_table": f"{outputs}.api_async_{unique}",
         "model_name": model.model_name,
         "async": True,
     }
@@ -95,12 +97,12 @@ BAD = [
     ("changes", "status", "code", "words"), [b[1:] for b in BAD], ids=[b[0] for b in BAD]
 )
 def test_bad_requests_get_a_clear_error(
-    client, model, tables, unique, changes, status, code, words
+    client, model, tables, outputs, unique, changes, status, code, words
 ):
     body = {
         "env": "dev",
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_bad_{unique}",
+        "output_table": f"{outputs}.api_bad_{unique}",
         "model_name": model.model_name,
     }
     for key, value in changes.items():
@@ -159,10 +161,10 @@ def test_every_engine_checks_the_output_before_answering(
 
 
 @pytest.mark.parametrize("engine", list(ENGINES))
-def test_every_engine_refuses_duplicate_id_columns_at_once(client, model, tables, engine):
+def test_every_engine_refuses_duplicate_id_columns_at_once(client, model, tables, outputs, engine):
     body = {
         "input_table": f"{tables}.api_in",
-        "output_table": f"{tables}.api_dup_ids",
+        "output_table": f"{outputs}.api_dup_ids",
         "model_name": model.model_name,
         "id_columns": ["row_id", "f0", "row_id"],
         **ENGINES[engine],
