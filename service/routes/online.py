@@ -26,7 +26,7 @@ from mlsys.errors import (
     VersionNotFound,
 )
 from mlsys.settings import get_settings
-from service.openapi import GOOGLE, INTERNAL, INVALID_REQUEST, error_responses
+from service.openapi import GOOGLE, INVALID_REQUEST, error_responses
 from service.routes.models import EnvQuery
 from service.schemas import OnlineRequest, OnlineResponse
 
@@ -62,7 +62,24 @@ RUNTIME_HEADER = "x-mlsys-runtime"
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {"application/json": {"schema": OnlineRequest.model_json_schema()}},
+            "content": {
+                "application/json": {
+                    "schema": OnlineRequest.model_json_schema(),
+                    "examples": {
+                        "instances": {
+                            "summary": "rows as objects",
+                            "value": {"instances": [{"Pclass": 3, "Sex": "male", "Age": 22}]},
+                        },
+                        "columns": {
+                            "summary": "column names once, rows as lists",
+                            "value": {
+                                "columns": ["Pclass", "Sex", "Age"],
+                                "data": [[1, "female", 38]],
+                            },
+                        },
+                    },
+                }
+            },
         }
     },
 )
@@ -83,7 +100,7 @@ async def predict_online(
     )
 
 
-@router.get("/online/models", responses=error_responses(INTERNAL))
+@router.get("/online/models")
 def served_models() -> list[dict[str, Any]]:
     """The models this instance serves: version, runtime (and why), request counts."""
     from mlsys.online.server import online_server

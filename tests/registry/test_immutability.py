@@ -1,7 +1,9 @@
 """Versions are immutable: the first generation of a version's model file is the version.
 
-The local models buckets are unversioned, so the versioned-bucket cases run on a bucket of
-their own in the same GCS emulator, made the staging bucket of this process's settings, with
+The local models buckets are unversioned (and the local stack's fake-gcs-server keeps its data
+on disk, where it does not implement versioning), so the versioned-bucket cases run on a
+versioned bucket of a second fake-gcs-server kept in memory, made the staging bucket of this
+process's settings (Cloud Storage calls of this process go to that server), with
 CloudEvents handed to ``handle_cloudevent`` in every delivery order (the event bodies are the
 real objects' metadata) and an in-memory registry (the shared store suite pins that the
 BigQuery view agrees with it).
@@ -11,8 +13,13 @@ from __future__ import annotations
 
 import io
 import itertools
+import socket
+import subprocess
+import time
 import uuid
+from collections.abc import Iterator
 
+import httpx
 import joblib
 import numpy as np
 import pytest
@@ -36,9 +43,38 @@ def _model_bytes(threshold: float) -> bytes:
     return buffer.getvalue()
 
 
+@pytest.fixture(scope="module")
+def memory_gcs() -> Iterator[str]:
+    """A fake-gcs-server with its in-memory backend (which implements object versioning)."""
+    from mlsys.local.components import _fake_gcs_binary
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    command = [_fake_gcs_binary(), "-scheme", "http", "-host", "127.0.0.1"]
+    command += ["-port", str(port), "-backend", "memory", "-log-level", "error"]
+    server = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"{url}/storage/v1/b", timeout=1).raise_for_status()
+                break
+            except httpx.HTTPError:
+                assert time.monotonic() < deadline, "the in-memory fake-gcs-server did not start"
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
 @pytest.fixture
-def versioned(stack, monkeypatch):
-    """A versioned bucket in the emulator, configured as this process's staging bucket."""
+def versioned(stack, memory_gcs, monkeypatch):
+    """A versioned bucket, configured as this process's staging bucket."""
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", memory_gcs)
+    reset_settings()
     client = storage_client()
     bucket = client.bucket(f"mlsys-versioned-{uuid.uuid4().hex[:8]}")
     bucket.versioning_enabled = True

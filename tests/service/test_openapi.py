@@ -41,6 +41,10 @@ def body(**changes: Any) -> dict[str, Any]:
     }
 
 
+#: One row of the API tests' model (f0..f3).
+INSTANCE = {"f0": 0.1, "f1": 0.2, "f2": 0.3, "f3": 0.4}
+ONLINE = "/models/{model}/versions/v1:predict"
+
 #: A request of each operation that succeeds on the stack.
 SAMPLES: dict[tuple[str, str], Call] = {
     ("GET", "/health"): Call("/health"),
@@ -55,6 +59,15 @@ SAMPLES: dict[tuple[str, str], Call] = {
     ("GET", "/jobs/{job_id}"): Call("/jobs/{job}"),
     ("GET", "/predict"): Call("/predict", body(output_table="{out}.matrix_get_{unique}")),
     ("POST", "/predict"): Call("/predict", json=body()),
+    ("GET", "/jobs"): Call("/jobs"),
+    ("GET", "/jobs/{job_id}/drift"): Call("/jobs/{job}/drift"),
+    ("GET", "/models/rejections"): Call("/models/rejections"),
+    ("GET", "/models/{name}/drift"): Call("/models/{model}/drift"),
+    ("GET", "/models/{name}/shadows"): Call("/models/{model}/shadows"),
+    ("GET", "/online/models"): Call("/online/models"),
+    ("POST", "/models/{name}/versions/{version}:predict"): Call(
+        "/models/{model}/versions/v1:predict", json={"instances": [INSTANCE]}
+    ),
 }
 
 #: Route-specific answers, on the stack.
@@ -84,6 +97,24 @@ SPECIFIC: dict[tuple[str, str, int], Call] = {
     ),
     ("POST", "/predict", 413): Call("/predict", json=body(colour="x" * MAX_BODY_BYTES)),
     ("POST", "/predict", 422): Call("/predict", json=body(input_table="{ds}.api_strings")),
+    ("GET", "/jobs", 400): Call("/jobs", {"env": "qa"}),
+    ("GET", "/jobs/{job_id}/drift", 400): Call("/jobs/bad id/drift"),
+    ("GET", "/jobs/{job_id}/drift", 404): Call("/jobs/never-{unique}/drift"),
+    ("GET", "/models/rejections", 400): Call("/models/rejections", {"limit": 0}),
+    ("GET", "/models/{name}/drift", 400): Call("/models/Bad_Name/drift"),
+    ("GET", "/models/{name}/shadows", 400): Call("/models/Bad_Name/shadows"),
+    ("POST", "/models/{name}/versions/{version}:predict", 400): Call(
+        ONLINE, json={"instances": "nope"}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 404): Call(
+        "/models/nope-{unique}/versions/v1:predict", json={"instances": [INSTANCE]}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 413): Call(
+        ONLINE, json={"instances": [INSTANCE] * 1001}
+    ),
+    ("POST", "/models/{name}/versions/{version}:predict", 422): Call(
+        ONLINE, json={"instances": [{**INSTANCE, "f0": "high"}]}
+    ),
 }
 
 #: What any operation that calls Google meets, and how a test makes it happen.
@@ -95,7 +126,7 @@ def cases() -> dict[tuple[str, str, int], Call]:
     produced = {(m, p, 200): call for (m, p), call in SAMPLES.items()}
     produced.update(SPECIFIC)
     for (method, path), call in SAMPLES.items():
-        if path in ("/health", "/live"):
+        if path in ("/health", "/live", "/online/models"):
             continue  # they call nothing
         statuses = (503,) if path == "/ready" else tuple(FAULT_TARGETS)
         for status in statuses:

@@ -41,7 +41,9 @@ def test_get_predict_stays_compatible_with_the_seed(service, model, tables, outp
     assert response.json()["model_version"] == 1
 
 
-def test_async_job_is_followed_from_another_instance(service, client, model, tables, outputs, unique):
+def test_async_job_is_followed_from_another_instance(
+    service, client, model, tables, outputs, unique
+):
     body = {
         "input_table": f"{tables}.api_in",
         "output_table": f"{outputs}.api_async_{unique}",
