@@ -60,6 +60,8 @@ def append_rows(
     except (gexc.ServerError, gexc.TooManyRequests, gexc.NotFound) as exc:
         raise BackendUnavailable(f"cannot append {what} to {table_id}: {exc}") from exc
     except gexc.Forbidden as exc:  # this identity lacks bigquery.tables.updateData there
+        if is_quota(exc):
+            raise  # 403 quotaExceeded is a quota, not a grant: service.errors answers 429
         raise AccessDenied(f"may not append {what} to {table_id}: {exc.message}") from None
     if errors:
         raise BackendUnavailable(f"BigQuery refused {what} in {table_id}: {errors}")
@@ -80,4 +82,16 @@ def query_rows(
     try:
         return [dict(row.items()) for row in client.query(sql, job_config=config).result()]
     except gexc.Forbidden as exc:
+        if is_quota(exc):
+            raise  # 403 quotaExceeded is a quota, not a grant: service.errors answers 429
         raise AccessDenied(f"may not read {what}: {exc.message}") from None
+
+
+#: Reasons BigQuery gives with a 403 that are quotas and rate limits, not missing grants.
+QUOTA_REASONS = frozenset({"quotaExceeded", "rateLimitExceeded"})
+
+
+def is_quota(exc: Exception) -> bool:
+    """Whether a Google 403 is a quota or rate limit (by its reason), not a refused grant."""
+    errors = getattr(exc, "errors", None) or []
+    return any(isinstance(e, dict) and e.get("reason") in QUOTA_REASONS for e in errors)

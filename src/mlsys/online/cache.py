@@ -5,7 +5,7 @@ and share its value or its error. With a ``ttl``, a value is served for ``ttl`` 
 it was loaded and never longer; past half of it, the first caller starts a refresh in the
 background and goes on with the current value, so steady traffic rarely waits for a reload.
 Errors that are answers (4xx: no such model, no such alias) are cached like values; backend
-errors (5xx) are not, so the next caller tries again.
+errors (5xx, and a refused grant or a quota: 403, 429) are not, so the next caller tries again.
 """
 
 from __future__ import annotations
@@ -133,7 +133,8 @@ class LoadingCache[K: Hashable, V]:
             entry: _Entry[V] = _Entry(value, None, started)
         except MlsysError as exc:
             entry = _Entry(None, exc, started)
-            flight.error = exc if exc.http_status >= 500 else None
+            answer = exc.http_status < 500 and exc.http_status not in (403, 429)
+            flight.error = None if answer else exc
         except BaseException as exc:
             flight.error = exc
             entry = _Entry(None, None, started)

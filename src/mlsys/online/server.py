@@ -25,7 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
-from google.api_core.exceptions import GoogleAPIError
+import requests
+from google.api_core.exceptions import ServerError
 
 from mlsys.artifacts import ArtifactRef, load_model
 from mlsys.errors import BackendUnavailable
@@ -35,6 +36,16 @@ from mlsys.online.instances import Instances, RawInstances, check_instances, par
 from mlsys.online.runtime import Prediction, Runtime, ServedModel
 from mlsys.registry import ModelVersion, get_version
 from mlsys.settings import Settings, check_env, get_settings
+
+#: Errors that mean the backend could not answer (503, try again). Google's 4xx (a refused
+#: grant, a quota) and bodies that are not JSON go to service.errors (403, 429, 500).
+_UNREACHABLE = (
+    ServerError,
+    ConnectionError,
+    TimeoutError,
+    requests.ConnectionError,
+    requests.Timeout,
+)
 
 log = logging.getLogger(__name__)
 
@@ -161,7 +172,8 @@ class OnlineServer:
         try:
             mv = get_version(env, model_name, version)
             return Resolved(env, mv, _export_of(env, mv))
-        except (GoogleAPIError, OSError) as exc:  # OSError: requests' connection errors
+        except _UNREACHABLE as exc:
+            # (a refused grant or a quota is Google's 4xx: service.errors maps it, 403/429)
             raise BackendUnavailable(
                 f"the registry of {env} could not be read ({type(exc).__name__}: {exc}); try again"
             ) from exc
@@ -173,7 +185,7 @@ class OnlineServer:
         bucket = settings.bucket_for(resolved.env)
         try:
             loaded = load_model(ArtifactRef.from_version(mv), allowed_bucket=bucket)
-        except (GoogleAPIError, OSError) as exc:
+        except _UNREACHABLE as exc:
             raise BackendUnavailable(
                 f"{mv.artifact_uri} could not be read ({type(exc).__name__}: {exc}); try again"
             ) from exc
