@@ -77,8 +77,6 @@ PREDICT_ERRORS = (
     UnsupportedTableType,
     UnsupportedFormat,
     PredictionFailed,
-    JobConflict,
-    ClaimLost,
     GOOGLE_REQUEST,
     GOOGLE,
 )
@@ -150,6 +148,8 @@ def predict_get(
         202: {"model": JobResponse, "description": "accepted: runs as a job execution"},
         **error_responses(
             PREDICT_ERRORS,
+            JobConflict,
+            ClaimLost,
             PAYLOAD_TOO_LARGE,
             ConfigError,
             NotFound,

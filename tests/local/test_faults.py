@@ -121,7 +121,7 @@ def test_status_shows_restarts_and_fails_on_an_unhealthy_component(faulty, monke
     from mlsys.cli import local as cli_local
 
     local, _ = faulty
-    monkeypatch.setattr(cli_local, "LocalStack", lambda: local)
+    monkeypatch.setattr(cli_local, "_stack", lambda: local)
     _register()
     healthy = CliRunner().invoke(app, ["local", "status"])
     assert healthy.exit_code == 0, healthy.output

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from google.api_core import exceptions as gexc
 from sklearn.ensemble import RandomForestClassifier
 
 from mlsys.bq import bq_get
@@ -133,8 +134,9 @@ def test_a_shadow_that_fails_half_way_publishes_neither_output(
             job_id=job_id,
             chunk_rows=50,
         )
-    for table in (output, f"{output}__shadow"):
-        assert bq_get(f"SELECT COUNT(*) AS n FROM `{table}`")["n"].iloc[0] == 0
+    for table in (output, f"{output}__shadow"):  # created only at publish: neither exists
+        with pytest.raises(gexc.NotFound):
+            bigquery_client().get_table(table)
     leftovers = [
         t.table_id
         for t in bigquery_client().list_tables(titanic_tables["out"])

@@ -86,6 +86,7 @@ SPECIFIC: dict[tuple[str, str, int], Call] = {
     ("GET", "/jobs/{job_id}", 404): Call("/jobs/never-{unique}"),
     ("GET", "/predict", 400): Call("/predict", body(input_table="x; DROP TABLE y")),
     ("GET", "/predict", 404): Call("/predict", body(model_name="nope-{unique}")),
+    ("GET", "/predict", 409): Call("/predict", body(model_name="{archived}")),
     ("GET", "/predict", 422): Call("/predict", body(input_table="{ds}.api_missing")),
     ("POST", "/predict", 202): Call(
         "/predict", json=body(output_table="{out}.m_async_{unique}", **{"async": True})
@@ -170,6 +171,20 @@ def finished_job(service, model, tables, outputs) -> str:
     return job
 
 
+@pytest.fixture(scope="module")
+def archived_model(stack) -> str:
+    """A model whose only version is archived in dev: predicting with it is 409."""
+    from sklearn.ensemble import RandomForestClassifier
+
+    from mlsys.promote.lifecycle import archive
+    from tests.predict.helpers import numeric_frame, publish
+
+    x = numeric_frame(50, seed=7)[["f0", "f1", "f2", "f3"]]
+    mv = publish(RandomForestClassifier(n_estimators=2).fit(x, x["f0"] > 0.5))
+    archive(mv.model_name, 1, env="dev")
+    return mv.model_name
+
+
 @pytest.mark.parametrize(
     ("method", "path", "status"), sorted(CASES), ids=[f"{m} {p} {s}" for m, p, s in sorted(CASES)]
 )
@@ -189,6 +204,7 @@ def test_each_documented_status_is_produced(
     """Fault targets start their service process only when a case needs it."""
     call = CASES[(method, path, status)]
     names = {
+        "archived": request.getfixturevalue("archived_model") if "{archived}" in str(call) else "",
         "model": model.model_name,
         "ds": tables,
         "out": outputs,
@@ -243,8 +259,13 @@ def test_closed_sets_are_enums():
         schemas["PredictionRequest"]["properties"],
         schemas["JobResponse"]["properties"],
     )
-    assert request["engine"]["enum"] == ["service", "job"]
-    assert request["write_disposition"]["enum"] == ["append", "truncate"]
+
+    def resolved(prop: dict) -> dict:
+        ref = prop.get("$ref") or (prop.get("allOf") or [{}])[0].get("$ref")
+        return schemas[ref.rsplit("/", 1)[1]] if ref else prop
+
+    assert resolved(request["engine"])["enum"] == ["service", "job"]
+    assert resolved(request["write_disposition"])["enum"] == ["append", "truncate"]
     assert request["env"]["enum"] == ["dev", "staging", "prod", None]
     assert job["status"]["enum"] == ["queued", "running", "succeeded", "failed", "stalled"]
     assert job["env"]["enum"] == ["dev", "staging", "prod"]

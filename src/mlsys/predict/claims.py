@@ -161,8 +161,9 @@ class Claim:
 
         table = bigquery.Table(claim_table(self.env, self.job_id, self.part, self.epoch))
         table.description = self._description(state)
+        table.expires = dt.datetime.now(dt.UTC) + CLAIM_TTL  # (kept on every update)
         try:
-            self._client.update_table(table, ["description"])
+            self._client.update_table(table, ["description", "expires"])
         except gexc.NotFound:  # dropped: a successor finished the part and released it
             self._lost.set()
             raise ClaimLost(
