@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from mlsys.cli import console
 
+EXAMPLE = "Example: mlsys demo  (then: mlsys models list)"
+
 
 def demo() -> None:
     """Start the local stack if needed, load Titanic into BigQuery, train, upload, read back."""

@@ -10,7 +10,8 @@ from rich import box
 from rich.table import Table
 
 from mlsys.cli import console
-from mlsys.settings import get_settings
+
+EXAMPLE = "Example: mlsys monitor titanic-survival -e prod --jobs 10"
 
 STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
@@ -25,7 +26,9 @@ def _status(status: str | None) -> str:
 
 def monitor(
     model: Annotated[str, typer.Argument(help="registered model name")],
-    env: Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = None,
     jobs: Annotated[int, typer.Option(help="how many of the latest jobs", min=1, max=50)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -33,6 +36,7 @@ def monitor(
     from mlsys.monitoring.reports import drift_by_feature
     from mlsys.monitoring.store import model_drift
     from mlsys.registry.contract import check_model_name
+    from mlsys.settings import get_settings
 
     env = env or get_settings().mlsys_env
     rows = model_drift(env, check_model_name(model), jobs=jobs)
