@@ -55,26 +55,52 @@ def _options(
     _DEBUG[0] = debug
 
 
-def _register() -> None:
-    from mlsys.cli import bqml, demo, local, models, monitor, predict, promote, schedules
+#: Each top-level name: (module of mlsys.cli, attribute, a group or a command, example).
+_COMMANDS = {
+    "demo": ("demo", "demo", "command"),
+    "predict": ("predict", "predict", "command"),
+    "export-bqml": ("bqml", "export_bqml", "command"),
+    "promote": ("promote", "promote", "command"),
+    "rollback": ("promote", "rollback", "command"),
+    "archive": ("promote", "archive", "command"),
+    "monitor": ("monitor", "monitor", "command"),
+    "local": ("local", "app", "group"),
+    "models": ("models", "app", "group"),
+    "registry": ("models", "registry_app", "group"),
+    "schedules": ("schedules", "app", "group"),
+}
 
-    app.add_typer(local.app, name="local")
-    app.add_typer(models.app, name="models")
-    app.add_typer(models.registry_app, name="registry")
-    app.command("demo", epilog=demo.EXAMPLE)(demo.demo)
-    app.command("predict", epilog=predict.EXAMPLE)(predict.predict)
-    app.add_typer(schedules.app, name="schedules")
-    app.command("export-bqml", epilog=bqml.EXAMPLE)(bqml.export_bqml)
-    app.command("promote", epilog=promote.PROMOTE_EXAMPLE)(promote.promote)
-    app.command("rollback", epilog=promote.ROLLBACK_EXAMPLE)(promote.rollback)
-    app.command("archive", epilog=promote.ARCHIVE_EXAMPLE)(promote.archive)
-    app.command("monitor", epilog=monitor.EXAMPLE)(monitor.monitor)
+
+def _register(only: str | None = None) -> None:
+    """Add the commands to the app: all of them, or ``only`` the one a command line runs (its
+    module alone is imported, and Typer builds its parameters alone)."""
+    import importlib
+
+    for name, (module_name, attribute, kind) in _COMMANDS.items():
+        if only is not None and name != only:
+            continue
+        module = importlib.import_module(f"mlsys.cli.{module_name}")
+        target = getattr(module, attribute)
+        if kind == "group":
+            app.add_typer(target, name=name)
+        else:
+            app.command(name, epilog=module.EXAMPLES[name])(target)
+
+
+def _invoked(argv: list[str]) -> str | None:
+    """The top-level command of a command line, if it names one (else every one is needed)."""
+    for arg in argv:
+        if not arg.startswith("-"):
+            return arg if arg in _COMMANDS else None
+        if arg in ("-h", "--help", "--version"):
+            return None
+    return None
 
 
 def main() -> None:
     """Console-script entry point: runs the app and turns failures into one clear line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    _register()
+    _register(only=_invoked(sys.argv[1:]))
     try:
         app()
     except MlsysError as exc:

@@ -8,7 +8,10 @@ import typer
 
 from mlsys.cli import console
 
-EXAMPLE = "Example: mlsys export-bqml titanic-survival v1 -e dev"
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "export-bqml": "Example: mlsys export-bqml titanic-survival v1 -e dev",
+}
 
 
 def export_bqml(

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from mlsys.cli import console
 
-EXAMPLE = "Example: mlsys demo  (then: mlsys models list)"
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "demo": "Example: mlsys demo  (then: mlsys models list)",
+}
 
 
 def demo() -> None:

@@ -15,10 +15,20 @@ CREDENTIALS = (
     "Cloud with `gcloud auth application-default login`"
 )
 
+
+class Unreachable(ConnectionError):
+    """Nothing answered at ``url`` (the CLI's own HTTP reads)."""
+
+    def __init__(self, url: str, reason: object) -> None:
+        super().__init__(f"{url}: {reason}")
+        self.url = url
+
+
 #: (module, class, kind): kind ``credentials`` or ``unreachable``.
 _KNOWN = (
     ("google.auth.exceptions", "DefaultCredentialsError", "credentials"),
     ("google.auth.exceptions", "RefreshError", "credentials"),
+    ("mlsys.cli.failures", "Unreachable", "unreachable"),
     ("httpx", "ConnectError", "unreachable"),
     ("httpx", "ConnectTimeout", "unreachable"),
     ("requests.exceptions", "ConnectionError", "unreachable"),
@@ -57,6 +67,8 @@ def _unreachable(exc: BaseException) -> str:
 
 def _url(exc: BaseException) -> str:
     """The URL a connection error was for, when the exception knows it."""
+    if isinstance(exc, Unreachable):
+        return exc.url
     try:
         request = getattr(exc, "request", None)
     except RuntimeError:  # httpx raises when an error carries no request

@@ -11,7 +11,11 @@ from rich.table import Table
 
 from mlsys.cli import console
 
-EXAMPLE = "Example: mlsys monitor titanic-survival -e prod --jobs 10"
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "monitor": "Example: mlsys monitor titanic-survival -e prod --jobs 10",
+}
+
 
 STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 

@@ -5,21 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from mlsys.cli import console
 
-EXAMPLE = (
-    "Example: mlsys predict --model titanic-survival --version champion -e prod "
-    "--input my-project.sales.passengers --output my-project.mlsys_predictions_prod.survival"
-)
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "predict": (
+        "Example: mlsys predict --model titanic-survival --version champion -e prod "
+        "--input my-project.sales.passengers --output my-project.mlsys_predictions_prod.survival"
+    ),
+}
 
 
 def predict(
@@ -98,6 +93,15 @@ def _launch(request: object) -> None:
 
 
 def _run_here(request: object) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from mlsys.predict.engines import run_here
     from mlsys.predict.plan import plan
 

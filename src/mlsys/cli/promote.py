@@ -9,9 +9,13 @@ from rich.table import Table
 
 from mlsys.cli import console
 
-PROMOTE_EXAMPLE = "Example: mlsys promote titanic-survival v2 --from dev --to staging --dry-run"
-ROLLBACK_EXAMPLE = "Example: mlsys rollback titanic-survival -e prod"
-ARCHIVE_EXAMPLE = "Example: mlsys archive titanic-survival v1 -e dev"
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "promote": "Example: mlsys promote titanic-survival v2 --from dev --to staging --dry-run",
+    "rollback": "Example: mlsys rollback titanic-survival -e prod",
+    "archive": "Example: mlsys archive titanic-survival v1 -e dev",
+}
+
 
 if TYPE_CHECKING:
     from mlsys.promote import GateResult

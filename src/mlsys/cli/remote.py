@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from mlsys.cli.failures import Unreachable
 from mlsys.project import raw_setting
 
 TIMEOUT_S = 30.0
@@ -23,7 +24,13 @@ def service_url(direct: bool = False) -> str | None:
     if direct:
         return None
     url = raw_setting("MLSYS_SERVICE_URL")
-    return url.rstrip("/") if url else None
+    if not url:
+        return None
+    if not url.startswith(("http://", "https://")):
+        from mlsys.errors import ConfigError
+
+        raise ConfigError(f"MLSYS_SERVICE_URL {url!r}: expected an http:// or https:// URL")
+    return url.rstrip("/")
 
 
 def default_env(env: str | None) -> str:
@@ -38,22 +45,34 @@ def default_bucket(env: str) -> str:
 
 def get_json(url: str, path: str, **params: Any) -> Any:
     """``GET url/path?params`` as JSON; the service's error body raised as its mlsys error."""
-    import httpx
+    # The standard library's client, not httpx: importing httpx (which pulls its own CLI's
+    # click and rich parts) costs about 0.3 s here, a third of the whole budget (bench/cli.py).
+    import json
+    import urllib.error
+    import urllib.request
+    from urllib.parse import urlencode
 
     from mlsys.errors import MlsysError, error_from_body
 
-    query = {k: v for k, v in params.items() if v is not None}
-    response = httpx.get(
-        f"{url}/{path}", params=query, headers=_auth_headers(url), timeout=TIMEOUT_S
-    )
+    query = urlencode({k: v for k, v in params.items() if v is not None}, doseq=True)
+    # The URL's scheme is checked in service_url (http or https only).
+    target = f"{url}/{path}?{query}"
+    request = urllib.request.Request(target, headers=_auth_headers(url))  # noqa: S310
     try:
-        data = response.json()
+        with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            status, body = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, body = exc.code, exc.read()
+    except urllib.error.URLError as exc:  # refused, unknown host, TLS: nothing answered
+        raise Unreachable(f"{url}/{path}", exc.reason) from exc
+    try:
+        data = json.loads(body)
     except ValueError:
         data = None
-    if response.status_code >= 400:
-        raise error_from_body(data if isinstance(data, dict) else {}, response.status_code)
+    if status >= 400:
+        raise error_from_body(data if isinstance(data, dict) else {}, status)
     if data is None:
-        raise MlsysError(f"{url}/{path} answered {response.status_code} without JSON")
+        raise MlsysError(f"{url}/{path} answered {status} without JSON")
     return data
 
 
