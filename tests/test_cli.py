@@ -116,7 +116,7 @@ def registered(stack, unique):
     name = f"cli-{unique}"
     model = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
     gcs_put(
-        json.dumps({"description": "cli", "tags": ["cli"]}),
+        json.dumps({"description": "cli reads", "tags": ["cli-reads"]}),
         "mlsys-models-dev",
         f"{name}/v1/metadata.json",
     )
