@@ -170,7 +170,15 @@ def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
     prefixes = ("STORAGE_", "BIGQUERY_", "MLSYS_", "GCP_", "GOOGLE_", "CLOUDSDK_", "GCE_")
     env = {k: v for k, v in os.environ.items() if not k.startswith(prefixes)}
     # No metadata server here: say so, rather than wait for google-auth's probe to time out.
-    return {**env, "HOME": str(tmp_path), "NO_GCE_CHECK": "True", "COLUMNS": "200", **extra}
+    return {**env, "HOME": str(tmp_path), "NO_GCE_CHECK": "True", "COLUMNS": "80", **extra}
+
+
+#: `.mlsys/local.env` of a stack that died without `mlsys local down`: its ports refuse.
+STOPPED_STACK = {
+    "STORAGE_EMULATOR_HOST": "http://127.0.0.1:{port}",
+    "BIGQUERY_EMULATOR_HOST": "http://127.0.0.1:{port}",
+    "BIGQUERY_STORAGE_EMULATOR_HOST": "127.0.0.1:{port}",
+}
 
 
 @pytest.mark.parametrize(
@@ -184,8 +192,21 @@ def _bare_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         ),
         (["models", "list"], {}, "gcloud auth application-default login"),
         (["models", "show", "iris", "v1"], {}, "gcloud auth application-default login"),
+        (["models", "show", "iris", "v1"], STOPPED_STACK, "mlsys local up"),
+        (
+            ["predict", "--model", "iris", "--input", "p.d.i", "--output", "p.d.o"],
+            STOPPED_STACK,
+            "mlsys local up",
+        ),
     ],
-    ids=["unreachable-service", "unreachable-rejections", "no-credentials", "show-no-credentials"],
+    ids=[
+        "unreachable-service",
+        "unreachable-rejections",
+        "no-credentials",
+        "show-no-credentials",
+        "show-stopped-stack",
+        "predict-stopped-stack",
+    ],
 )
 def test_a_failure_is_one_line_naming_the_fix(tmp_path, args, extra, fix):
     port = _closed_port()

@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from mlsys.cli.failures import known_failure
+from mlsys.cli.failures import check_emulators, known_failure
 from mlsys.errors import MlsysError
 
 console = Console()
@@ -71,6 +71,19 @@ _COMMANDS = {
 }
 
 
+#: The commands that call Google Cloud (or the emulators) from this process.
+_BACKEND_COMMANDS = {
+    "models",
+    "registry",
+    "predict",
+    "export-bqml",
+    "promote",
+    "rollback",
+    "archive",
+    "monitor",
+}
+
+
 def _register(only: str | None = None) -> None:
     """Add the commands to the app: all of them, or ``only`` the one a command line runs (its
     module alone is imported, and Typer builds its parameters alone)."""
@@ -100,17 +113,26 @@ def _invoked(argv: list[str]) -> str | None:
 def main() -> None:
     """Console-script entry point: runs the app and turns failures into one clear line."""
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    _register(only=_invoked(sys.argv[1:]))
+    args = sys.argv[1:]
+    command = _invoked(args)
+    _register(only=command)
+    # Read here too: the emulator check below runs before Typer parses the options.
+    _DEBUG[0] = "--debug" in args[: args.index(command) if command else len(args)]
     try:
+        if command in _BACKEND_COMMANDS and not {"-h", "--help"} & set(args):
+            check_emulators()
         app()
     except MlsysError as exc:
         if _DEBUG[0]:
             raise
-        err_console.print(f"[bold red]error[/] [red]{exc.code}[/]: {exc.message}")
+        err_console.print(f"[bold red]error[/] [red]{exc.code}[/]: {exc.message}", soft_wrap=True)
         sys.exit(2 if exc.http_status < 500 else 1)
     except Exception as exc:
         line = known_failure(exc)
         if line is None or _DEBUG[0]:
             raise
-        err_console.print(f"[bold red]error[/]: {line} [dim](--debug shows the traceback)[/]")
+        # soft_wrap: one line in a log or a pipe too (the terminal wraps it for the eye).
+        err_console.print(
+            f"[bold red]error[/]: {line} [dim](--debug shows the traceback)[/]", soft_wrap=True
+        )
         sys.exit(1)

@@ -6,9 +6,14 @@ imported cannot be the one raised, and ``mlsys --help`` stays free of Google imp
 
 from __future__ import annotations
 
+import socket
 import sys
+from urllib.parse import urlsplit
 
 from mlsys.project import raw_setting
+
+#: The emulators a command's clients would call, when the local stack is in use.
+EMULATORS = ("BIGQUERY_EMULATOR_HOST", "STORAGE_EMULATOR_HOST")
 
 CREDENTIALS = (
     "no Google credentials: start the local stack with `mlsys local up`, or log in to Google "
@@ -35,6 +40,23 @@ _KNOWN = (
     ("google.api_core.exceptions", "ServiceUnavailable", "unreachable"),
     ("google.api_core.exceptions", "RetryError", "unreachable"),
 )
+
+
+def check_emulators() -> None:
+    """Raise :class:`Unreachable` at once if a configured emulator refuses connections.
+
+    The Google clients retry a refused connection until their deadline (minutes): a local stack
+    that stopped without `mlsys local down` would otherwise look like a hang.
+    """
+    for name in EMULATORS:
+        url = raw_setting(name)
+        if not url:
+            continue
+        parts = urlsplit(url if "://" in url else f"http://{url}")
+        try:
+            socket.create_connection((parts.hostname or "", parts.port or 80), timeout=2).close()
+        except OSError as exc:
+            raise Unreachable(f"{url} ({name})", exc.strerror or exc) from None
 
 
 def known_failure(exc: BaseException) -> str | None:
