@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import textwrap
 import time
 from pathlib import Path
 
@@ -130,7 +131,7 @@ def measure(env: dict[str, str], rounds: int) -> str:
     direct = medians["D. mlsys models list --direct (BigQuery client here)"]
     lines = [
         f"{rounds} rounds, commands interleaved, on the local stack (1 registered model), "
-        f"{os.cpu_count()} cores shared",
+        f"{os.cpu_count()} cores shared, load average {os.getloadavg()[0]:.1f} at the end",
         "",
         "| command | median s | min s | max s | / floor |",
         "|---|---|---|---|---|",
@@ -152,10 +153,12 @@ def measure(env: dict[str, str], rounds: int) -> str:
 
 def write_docs(report: str) -> None:
     text = DOCS.read_text()
+    intro = (
+        "`uv run python bench/cli.py --write-docs` starts its own local stack, registers one "
+        "model and times each command as a new process:"
+    )
     block = (
-        f"{START}\n`uv run python bench/cli.py --write-docs` starts its own local stack, "
-        "registers one model and times each command as a new process:\n\n"
-        f"{report}\n\n{READING}\n{END}"
+        f"{START}\n{textwrap.fill(intro, 100)}\n\n{report}\n\n{textwrap.fill(READING, 100)}\n{END}"
     )
     if START in text and END in text:
         head, rest = text.split(START, 1)
