@@ -255,3 +255,27 @@ class TooManyInstances(MlsysError):
 
     code = "TOO_MANY_INSTANCES"
     http_status = 413
+
+
+# -- clients of the service (mlsys.online, the CLI's read commands) ----------------------------
+def error_from_body(data: dict[str, object], status: int) -> MlsysError:
+    """The mlsys error class named by a service error body's ``error`` code (else the root)."""
+    code = str(data.get("error", ""))
+    message = str(data.get("message", f"the service answered {status}"))
+    details = data.get("details")
+    cls = _error_classes().get(code)
+    if cls is None:
+        error = MlsysError(message, details=details if isinstance(details, dict) else None)
+        error.code, error.http_status = code or error.code, status
+        return error
+    return cls(message, details=details if isinstance(details, dict) else None)
+
+
+def _error_classes() -> dict[str, type[MlsysError]]:
+    found: dict[str, type[MlsysError]] = {}
+    pending: list[type[MlsysError]] = [MlsysError]
+    while pending:
+        cls = pending.pop()
+        found.setdefault(cls.code, cls)
+        pending.extend(cls.__subclasses__())
+    return found

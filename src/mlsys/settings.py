@@ -10,31 +10,19 @@ resolved lazily from :func:`get_settings` by the module ``__getattr__`` below.
 from __future__ import annotations
 
 import functools
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Re-exported: the project's files are found without pydantic (mlsys.project).
+from mlsys.project import LOCAL_DIR_NAME as LOCAL_DIR_NAME
+from mlsys.project import LOCAL_ENV_NAME as LOCAL_ENV_NAME
+from mlsys.project import find_project_root as find_project_root
+from mlsys.project import local_env_file as local_env_file
+
 Environment = Literal["dev", "staging", "prod"]
 ENVIRONMENTS: tuple[Environment, ...] = ("dev", "staging", "prod")
-
-LOCAL_DIR_NAME = ".mlsys"
-LOCAL_ENV_NAME = "local.env"
-
-
-def find_project_root(start: Path | None = None) -> Path:
-    """The nearest folder holding ``pyproject.toml`` or ``.mlsys``, else the working directory."""
-    here = (start or Path.cwd()).resolve()
-    for folder in (here, *here.parents):
-        if (folder / LOCAL_DIR_NAME).is_dir() or (folder / "pyproject.toml").is_file():
-            return folder
-    return here
-
-
-def local_env_file(root: Path | None = None) -> Path:
-    """Where ``mlsys local up`` writes the endpoints of the local stack."""
-    return (root or find_project_root()) / LOCAL_DIR_NAME / LOCAL_ENV_NAME
 
 
 class Settings(BaseSettings):

@@ -8,11 +8,18 @@ import typer
 
 from mlsys.cli import console
 
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "export-bqml": "Example: mlsys export-bqml titanic-survival v1 -e dev",
+}
+
 
 def export_bqml(
     model_name: Annotated[str, typer.Argument(help="registered model name")],
     version: Annotated[str, typer.Argument(help="vN, N, latest or an alias")],
-    env: Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod")] = "dev",
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = None,
     input_table: Annotated[
         str | None,
         typer.Option("--input", help="table to score (default: the metadata's training_data)"),
@@ -30,6 +37,9 @@ def export_bqml(
     """Convert MODEL VERSION to ONNX, upload it, print the CREATE MODEL and ML.PREDICT SQL."""
     from mlsys.bqml import export_bqml as export
     from mlsys.bqml import run_bqml
+    from mlsys.settings import get_settings
+
+    env = env or get_settings().mlsys_env
 
     with console.status("converting to ONNX and uploading..."):
         result = export(env, model_name, version, input_table=input_table, dataset=dataset)

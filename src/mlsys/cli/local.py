@@ -27,7 +27,7 @@ app = typer.Typer(
 )
 
 
-@app.command()
+@app.command(epilog="Example: mlsys local up  (then: mlsys local status)")
 def up() -> None:
     """Start the local stack, or reuse the running one (starting again what died)."""
     stack = _stack()
@@ -52,7 +52,7 @@ def up() -> None:
     _print_env(info.env)
 
 
-@app.command()
+@app.command(epilog="Example: mlsys local status")
 def status() -> None:
     """Show each component's real health (its probes), restarts and dead letters; exit 1 if
     anything is unhealthy."""
@@ -86,7 +86,7 @@ def status() -> None:
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(epilog="Example: mlsys local restart function")
 def restart(
     component: Annotated[str, typer.Argument(help="gcs, bigquery, proxy, bridge, function, ...")],
 ) -> None:
@@ -95,7 +95,7 @@ def restart(
     console.print(f"{component} restarted (pid {record.pid}, restarts {record.restarts})")
 
 
-@app.command()
+@app.command(epilog="Example: mlsys local down")
 def down() -> None:
     """Stop exactly the processes `mlsys local up` started; remove .mlsys/local.env and data."""
     stopped = _stack().down()
@@ -105,12 +105,14 @@ def down() -> None:
         console.print("nothing was running")
 
 
-@app.command()
+@app.command(epilog="Example: mlsys local token --as service -e dev")
 def token(
     identity: Annotated[
         str, typer.Option("--as", help="service, function, job or promoter (or promoter@prod)")
     ],
-    env: Annotated[str, typer.Option(help="dev, staging or prod (default: MLSYS_ENV)")] = "",
+    env: Annotated[
+        str, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = "",
 ) -> None:
     """Print a bearer token that acts as IDENTITY on the local stack (as `gcloud auth
     print-access-token --impersonate-service-account` does on Google Cloud)."""
@@ -125,7 +127,7 @@ def token(
     typer.echo(value)
 
 
-@app.command("replay-dead-letters")
+@app.command("replay-dead-letters", epilog="Example: mlsys local replay-dead-letters")
 def replay_dead_letters() -> None:
     """Hand the dead-lettered events back to the bridge, which delivers them again."""
     from mlsys.local.spool import replay_dead_letters as replay

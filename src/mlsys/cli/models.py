@@ -2,31 +2,38 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.table import Column, Table
 
-from mlsys.cli import console
-from mlsys.settings import get_settings
-
-if TYPE_CHECKING:  # imported where used: `mlsys --help` stays light
-    from mlsys.promote.lifecycle import ModelVersionState
-    from mlsys.registry import ModelSummary, ModelVersion
+from mlsys.cli import console, remote
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
 registry_app = typer.Typer(help="Maintain the model registry.", no_args_is_help=True)
 
-EnvOption = Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")]
+EnvOption = Annotated[
+    str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+]
+DirectOption = Annotated[
+    bool,
+    typer.Option("--direct", help="Read BigQuery here instead of asking the service (slower)"),
+]
 
 
 def _env(env: str | None) -> str:
+    from mlsys.settings import get_settings
+
     return env or get_settings().mlsys_env
 
 
-@app.command("list")
+@app.command(
+    "list",
+    epilog="Example: mlsys models list -e staging --tag churn --json",
+)
 def list_(
     env: EnvOption = None,
     search: Annotated[
@@ -43,44 +50,63 @@ def list_(
         bool,
         typer.Option("--rejected", help="List the uploads the registry refused, and why"),
     ] = False,
+    direct: DirectOption = False,
 ) -> None:
     """List the models of an environment with their latest version (or its rejected uploads)."""
-    from mlsys.registry import list_models
-
-    env = _env(env)
+    url = remote.service_url(direct)
     if rejected:
-        _print_rejections(env, search=search, limit=limit, as_json=as_json)
+        _print_rejections(url, env, search=search, limit=limit, as_json=as_json)
         return
-    page = list_models(env, search=search, tags=tag, limit=limit, page_token=page_token)
+    if url is not None:
+        env = remote.default_env(env)
+        params = {"env": env, "search": search, "tag": tag, "limit": limit}
+        page = remote.get_json(url, "models", **params, page_token=page_token)
+    else:
+        from mlsys.registry import list_models
+
+        env = _env(env)
+        found = list_models(env, search=search, tags=tag, limit=limit, page_token=page_token)
+        page = found.model_dump(mode="json")
     if as_json:
-        console.print_json(page.model_dump_json())
+        console.print_json(json.dumps(page))
         return
     table = Table(
         "model", "latest", "versions", "description", "tags", "metrics", title=f"models in {env}"
     )
-    for m in page.models:
+    for m in page["models"]:
         table.add_row(
-            m.model_name,
-            m.latest_version_label,
-            str(m.versions),
-            m.description or "",
-            ", ".join(m.tags),
-            ", ".join(f"{k}={v:g}" for k, v in m.metrics.items()),
+            m["model_name"],
+            m["latest_version_label"],
+            str(m["versions"]),
+            m["description"] or "",
+            ", ".join(m["tags"]),
+            ", ".join(f"{k}={v:g}" for k, v in m["metrics"].items()),
         )
     console.print(table)
-    _warn_duplicates(page.models)
-    if page.next_page_token:
-        console.print(f"more: --page-token {page.next_page_token}")
+    _warn_duplicates(page["models"])
+    if page["next_page_token"]:
+        console.print(f"more: --page-token {page['next_page_token']}")
 
 
-def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool) -> None:
-    from mlsys.registry import list_rejections
+def _print_rejections(
+    url: str | None, env: str | None, *, search: str | None, limit: int, as_json: bool
+) -> None:
+    if url is not None:
+        env = remote.default_env(env)
+        found = remote.get_json(url, "models/rejections", env=env, search=search, limit=limit)
+        bucket = remote.default_bucket(env)
+    else:
+        from mlsys.registry import list_rejections
+        from mlsys.settings import get_settings
 
-    found = list_rejections(env, search=search, limit=limit)
+        env = _env(env)
+        found = [
+            r.model_dump(mode="json") for r in list_rejections(env, search=search, limit=limit)
+        ]
+        bucket = get_settings().bucket_for(env)
     if as_json:
-        console.print_json(json.dumps([r.model_dump(mode="json") for r in found]))
+        console.print_json(json.dumps(found))
         return
-    bucket = get_settings().bucket_for(env)
     # Object names and reasons wrap, never cut: they are what the reader came for.
     table = Table(
         Column("rejected at", no_wrap=True),
@@ -91,12 +117,13 @@ def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool
         expand=True,
     )
     for r in found:
-        where = r.object_name if r.gcs_bucket == bucket else r.uri
+        uri = f"gs://{r['gcs_bucket']}/{r['object_name']}"
+        where = r["object_name"] if r["gcs_bucket"] == bucket else uri
         table.add_row(
-            f"{r.rejected_at:%Y-%m-%d %H:%M}",
+            f"{_time(r['rejected_at']):%Y-%m-%d %H:%M}",
             where or "",
-            r.reason,
-            r.uploader or "",
+            r["reason"],
+            r["uploader"] or "",
             end_section=True,
         )
     console.print(table)
@@ -104,33 +131,37 @@ def _print_rejections(env: str, *, search: str | None, limit: int, as_json: bool
         console.print(f"no rejected uploads in {env}")
 
 
-@app.command()
+def _time(value: str) -> dt.datetime:
+    """A timestamp of the JSON form (both paths print from it, so they print the same)."""
+    return dt.datetime.fromisoformat(value)
+
+
+@app.command(
+    epilog="Example: mlsys models show titanic-survival v1 -e dev  (or: ... champion -e prod)"
+)
 def show(
     name: str,
     version: Annotated[str | None, typer.Argument(help="vN, N, latest or an alias")] = None,
     env: EnvOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+    direct: DirectOption = False,
 ) -> None:
     """Show a model's versions, or one version in full."""
-    from mlsys.promote.lifecycle import with_state
-    from mlsys.registry import get_version, list_versions
-
-    env = _env(env)
+    url = remote.service_url(direct)
     if version is not None:
-        (mv,) = with_state(env, [get_version(env, name, version)])
-        if as_json:
-            console.print_json(mv.model_dump_json())
-            return
-        data = mv.model_dump(mode="json", exclude={"metadata"})
-        data["status"] = _status(mv)
-        console.print(_version_text(data))
-        _warn_duplicates([mv])
-        _print_lineage(mv.metadata or {})
-        _print_profile(env, mv)
+        _show_version(name, version, _env(env), as_json=as_json)
         return
-    versions = with_state(env, list_versions(env, name))
+    if url is not None:
+        env = remote.default_env(env)
+        versions = remote.get_json(url, f"models/{remote.quoted(name)}/versions", env=env)
+    else:
+        from mlsys.promote.lifecycle import with_state
+        from mlsys.registry import list_versions
+
+        env = _env(env)
+        versions = [v.model_dump(mode="json") for v in with_state(env, list_versions(env, name))]
     if as_json:
-        console.print_json(json.dumps([v.model_dump(mode="json") for v in versions]))
+        console.print_json(json.dumps(versions))
         return
     table = Table(
         "version",
@@ -145,17 +176,34 @@ def show(
     )
     for v in versions:
         table.add_row(
-            v.version_label,
+            v["version_label"],
             _status(v),
-            v.artifact_format or "",
-            f"{v.file_size_bytes or 0:,}",
-            (v.sha256 or "")[:12],
-            f"{v.registered_at:%Y-%m-%d %H:%M:%S}" if v.registered_at else "",
-            v.uploader or "",
-            ", ".join(f"{k}={x:g}" for k, x in v.metrics.items()),
+            v["artifact_format"] or "",
+            f"{v['file_size_bytes'] or 0:,}",
+            (v["sha256"] or "")[:12],
+            f"{_time(v['registered_at']):%Y-%m-%d %H:%M:%S}" if v["registered_at"] else "",
+            v["uploader"] or "",
+            ", ".join(f"{k}={x:g}" for k, x in v["metrics"].items()),
         )
     console.print(table)
     _warn_duplicates(versions)
+
+
+def _show_version(name: str, version: str, env: str, *, as_json: bool) -> None:
+    """One version in full: its lineage and reference profile are read from storage here."""
+    from mlsys.promote.lifecycle import with_state
+    from mlsys.registry import get_version
+
+    (mv,) = with_state(env, [get_version(env, name, version)])
+    if as_json:
+        console.print_json(mv.model_dump_json())
+        return
+    data = mv.model_dump(mode="json", exclude={"metadata"})
+    data["status"] = _status(data)
+    console.print(_version_text(data))
+    _warn_duplicates([data])
+    _print_lineage(mv.metadata or {})
+    _print_profile(env, mv)
 
 
 def _version_text(data: dict[str, object]) -> str:
@@ -163,19 +211,21 @@ def _version_text(data: dict[str, object]) -> str:
     return "\n".join(f"[bold]{k}[/]: {v}" for k, v in shown.items())
 
 
-def _status(v: ModelVersionState) -> str:
+def _status(v: dict[str, Any]) -> str:
     """``archived`` for a registered version retired with ``mlsys archive`` in this env."""
-    return "[yellow]archived[/]" if v.archived and v.status == "registered" else v.status
+    return (
+        "[yellow]archived[/]" if v.get("archived") and v["status"] == "registered" else v["status"]
+    )
 
 
-def _warn_duplicates(versions: Sequence[ModelVersion | ModelSummary]) -> None:
+def _warn_duplicates(rows: Sequence[dict[str, Any]]) -> None:
     """A line per version (or model's latest version) whose bytes repeat a lower version's."""
-    for v in versions:
-        if v.duplicate_of:
-            label = getattr(v, "version_label", None) or getattr(v, "latest_version_label", "")
+    for v in rows:
+        if v.get("duplicate_of"):
+            label = v.get("version_label") or v.get("latest_version_label", "")
             console.print(
-                f"[yellow]warning[/]: {v.model_name} {label} has the same bytes (sha256) as "
-                f"{v.duplicate_of}: a re-upload, not a new model"
+                f"[yellow]warning[/]: {v['model_name']} {label} has the same bytes (sha256) as "
+                f"{v['duplicate_of']}: a re-upload, not a new model"
             )
 
 
@@ -222,12 +272,13 @@ def _print_profile(env: str, mv: Any) -> None:
     console.print(table)
 
 
-@registry_app.command()
+@registry_app.command(epilog="Example: mlsys registry sync -e dev")
 def sync(env: EnvOption = None) -> None:
     """Rescan the env's bucket and register whatever events missed (safe to repeat)."""
     from rich.progress import Progress
 
     from mlsys.registry.sync import sync_bucket
+    from mlsys.settings import get_settings
 
     env = _env(env)
     with Progress(console=console, transient=True) as progress:
@@ -257,7 +308,7 @@ def _hint_rejections(env: str, bucket: str) -> None:
         )
 
 
-@app.command()
+@app.command(epilog="Example: mlsys models history titanic-survival -e prod")
 def history(
     name: str,
     env: Annotated[

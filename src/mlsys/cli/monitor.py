@@ -10,7 +10,12 @@ from rich import box
 from rich.table import Table
 
 from mlsys.cli import console
-from mlsys.settings import get_settings
+
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "monitor": "Example: mlsys monitor titanic-survival -e prod --jobs 10",
+}
+
 
 STYLE = {"ok": "green", "warn": "yellow", "alert": "bold red"}
 
@@ -25,7 +30,9 @@ def _status(status: str | None) -> str:
 
 def monitor(
     model: Annotated[str, typer.Argument(help="registered model name")],
-    env: Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = None,
     jobs: Annotated[int, typer.Option(help="how many of the latest jobs", min=1, max=50)] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
 ) -> None:
@@ -33,6 +40,7 @@ def monitor(
     from mlsys.monitoring.reports import drift_by_feature
     from mlsys.monitoring.store import model_drift
     from mlsys.registry.contract import check_model_name
+    from mlsys.settings import get_settings
 
     env = env or get_settings().mlsys_env
     rows = model_drift(env, check_model_name(model), jobs=jobs)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from mlsys.cli import console
+
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "predict": (
+        "Example: mlsys predict --model titanic-survival --version champion -e prod "
+        "--input my-project.sales.passengers --output my-project.mlsys_predictions_prod.survival"
+    ),
+}
 
 
 def predict(
@@ -24,7 +24,9 @@ def predict(
     model_version: Annotated[
         str, typer.Option("--version", help="vN, N, latest or an alias")
     ] = "latest",
-    env: Annotated[str, typer.Option("--env", "-e", help="dev, staging or prod")] = "dev",
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = None,
     id_columns: Annotated[
         list[str] | None,
         typer.Option("--id-column", help="copy to the output (repeat; default: non-features)"),
@@ -51,13 +53,14 @@ def predict(
     """Predict every row of --input with a registered model into --output (streamed)."""
     from mlsys.errors import InvalidInput
     from mlsys.predict import PredictionRequest
+    from mlsys.settings import get_settings
 
     engine = {"cloud-run-job": "job", "service": "local"}.get(engine, engine)
     if engine not in ("local", "job"):
         raise InvalidInput(f"engine {engine!r}: expected local or job")
     request = PredictionRequest.parse(
         {
-            "env": env,
+            "env": env or get_settings().mlsys_env,
             "input_table": input_table,
             "output_table": output_table,
             "model_name": model_name,
@@ -90,6 +93,15 @@ def _launch(request: object) -> None:
 
 
 def _run_here(request: object) -> None:
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
     from mlsys.predict.engines import run_here
     from mlsys.predict.plan import plan
 

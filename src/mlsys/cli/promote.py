@@ -8,7 +8,14 @@ import typer
 from rich.table import Table
 
 from mlsys.cli import console
-from mlsys.settings import get_settings
+
+#: The example in each command's help (mlsys.cli registers the commands with it).
+EXAMPLES = {
+    "promote": "Example: mlsys promote titanic-survival v2 --from dev --to staging --dry-run",
+    "rollback": "Example: mlsys rollback titanic-survival -e prod",
+    "archive": "Example: mlsys archive titanic-survival v1 -e dev",
+}
+
 
 if TYPE_CHECKING:
     from mlsys.promote import GateResult
@@ -57,10 +64,13 @@ def promote(
 
 def rollback(
     model: Annotated[str, typer.Argument(help="Model name")],
-    env: Annotated[str | None, typer.Option("--env", "-e", help="dev, staging or prod")] = None,
+    env: Annotated[
+        str | None, typer.Option("--env", "-e", help="dev, staging or prod (default: MLSYS_ENV)")
+    ] = None,
 ) -> None:
     """Make the env's `previous` version its champion again."""
     from mlsys.promote import rollback as run
+    from mlsys.settings import get_settings
 
     result = run(model, env=env or get_settings().mlsys_env)
     console.print(f"[green]rolled back[/]: {result.message}")

@@ -13,7 +13,7 @@ from mlsys.cli import console
 app = typer.Typer(help="Scheduled predictions (schedules.yaml).", no_args_is_help=True)
 
 
-@app.command("list")
+@app.command("list", epilog="Example: mlsys schedules list -e prod --json")
 def list_(
     env: Annotated[
         str | None, typer.Option("--env", "-e", help="only those of dev, staging or prod")

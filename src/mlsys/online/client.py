@@ -20,6 +20,7 @@ from typing import Any
 from urllib.parse import quote, urlsplit
 
 from mlsys.errors import ConfigError, MlsysError
+from mlsys.errors import error_from_body as error_from
 from mlsys.settings import Settings, get_settings
 
 #: Seconds before its expiry at which a cached identity token is replaced.
@@ -139,26 +140,3 @@ def _json(response: Any) -> dict[str, Any]:
         text = response.text[:200]
         raise MlsysError(f"the service answered {response.status_code} without JSON: {text!r}")
     return data
-
-
-def error_from(data: Mapping[str, Any], status: int) -> MlsysError:
-    """The mlsys error class named by an error body's ``error`` code (else the root)."""
-    code = str(data.get("error", ""))
-    message = str(data.get("message", f"the service answered {status}"))
-    details = data.get("details") if isinstance(data.get("details"), dict) else None
-    cls = _error_classes().get(code)
-    if cls is None:
-        error = MlsysError(message, details=details)
-        error.code, error.http_status = code or error.code, status
-        return error
-    return cls(message, details=details)
-
-
-def _error_classes() -> dict[str, type[MlsysError]]:
-    found: dict[str, type[MlsysError]] = {}
-    pending: list[type[MlsysError]] = [MlsysError]
-    while pending:
-        cls = pending.pop()
-        found.setdefault(cls.code, cls)
-        pending.extend(cls.__subclasses__())
-    return found

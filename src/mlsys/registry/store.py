@@ -63,6 +63,9 @@ class BigQueryRegistryStore:
         self.dataset = self.settings.dataset_ref(env)
         self.table_id = f"{self.dataset}.{EVENTS_TABLE}"
         self.view_id = f"{self.dataset}.{VIEW}"
+        # The whole view, and the stamp of the events it was read from (see current()).
+        self._listing: tuple[tuple[Any, ...], list[dict[str, Any]]] | None = None
+        self._listing_lock = threading.Lock()
 
     # -- set-up (Terraform does this on Google Cloud) -------------------------------------
     def ensure_tables(self) -> None:
@@ -105,7 +108,8 @@ class BigQueryRegistryStore:
     ) -> list[RegistryEvent]:
         from google.cloud import bigquery
 
-        where, params = ["TRUE"], []
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if model_name is not None:
             where.append("model_name = @model_name")
             params.append(bigquery.ScalarQueryParameter("model_name", "STRING", model_name))
@@ -154,13 +158,19 @@ class BigQueryRegistryStore:
     ) -> list[dict[str, Any]]:
         from google.cloud import bigquery
 
-        where, params = ["TRUE"], []
+        if model_name is None and version is None:
+            return self._whole_view()
+        where: list[str] = ["TRUE"]
+        params: list[Any] = []
         if model_name is not None:
             where.append("model_name = @model_name")
             params.append(bigquery.ScalarQueryParameter("model_name", "STRING", model_name))
         if version is not None:
             where.append("model_version = @version")
             params.append(bigquery.ScalarQueryParameter("version", "INT64", version))
+        return self._view_rows(where, params)
+
+    def _view_rows(self, where: list[str], params: list[Any]) -> list[dict[str, Any]]:
         sql = (
             f"SELECT * FROM `{self.view_id}` WHERE {' AND '.join(where)} "
             "ORDER BY model_name, model_version"
@@ -169,6 +179,26 @@ class BigQueryRegistryStore:
         for row in rows:
             row["tags"] = list(row.get("tags") or [])
         return rows
+
+    def _whole_view(self) -> list[dict[str, Any]]:
+        """Every current row, the view re-read only when the events changed.
+
+        The events table is append-only, so its row count and newest time change with every
+        event: a query of those two columns (0.2 s on the emulator) stands for the view's
+        ranking of every event (0.6-0.8 s), which `mlsys models list` would otherwise wait for
+        on each call (bench/cli.py). The stamp is read first: an event landing meanwhile makes
+        the next stamp differ, never a stale answer.
+        """
+        sql = f"SELECT COUNT(*) AS n, MAX(registered_at) AS last FROM `{self.table_id}`"
+        stamp = tuple(self._query(sql, [])[0].values())
+        with self._listing_lock:
+            cached = self._listing
+        if cached is None or cached[0] != stamp:
+            rows = self._view_rows(["TRUE"], [])
+            cached = (stamp, rows)
+            with self._listing_lock:
+                self._listing = cached
+        return [dict(row) for row in cached[1]]
 
 
 class InMemoryRegistryStore:
