@@ -8,7 +8,6 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from mlsys.health import check_backends
 from service.deps import SettingsDep
 from service.errors import ErrorBody, request_id_of
 
@@ -43,6 +42,8 @@ async def live() -> dict[str, str]:
     responses={503: {"model": NotReady, "description": "`BACKEND_UNAVAILABLE`: a backend fails"}},
 )
 def ready(request: Request, settings: SettingsDep) -> JSONResponse:
+    from mlsys.health import check_backends  # the clients load on the first probe
+
     checks = check_backends(settings)
     failing = [name for name, check in checks.items() if not check["ok"]]
     if not failing:

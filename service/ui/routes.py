@@ -5,12 +5,15 @@ in this package; charts are inline SVG (:mod:`service.ui.charts`): it works with
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, HTMLResponse, RedirectResponse
-from fastapi.templating import Jinja2Templates
+
+if TYPE_CHECKING:
+    from fastapi.templating import Jinja2Templates
 
 from mlsys import audit
 from mlsys.errors import MlsysError
@@ -25,7 +28,6 @@ from service.ui import charts
 
 HERE = Path(__file__).parent
 router = APIRouter(prefix="/ui", include_in_schema=False)
-templates = Jinja2Templates(directory=str(HERE / "templates"))
 
 
 def _duration(start: dt.datetime | None, end: dt.datetime | None) -> str:
@@ -35,14 +37,21 @@ def _duration(start: dt.datetime | None, end: dt.datetime | None) -> str:
     return f"{seconds:.1f}s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 
-templates.env.globals.update(duration=_duration, environments=ENVIRONMENTS)
-templates.env.filters["when"] = lambda t: f"{t:%Y-%m-%d %H:%M:%S}" if t else ""
-templates.env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"
-templates.env.filters["num"] = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"
+@functools.cache
+def templates() -> Jinja2Templates:
+    """The console's templates, loaded on the first page (a cold start stays light)."""
+    from fastapi.templating import Jinja2Templates
+
+    found = Jinja2Templates(directory=str(HERE / "templates"))
+    found.env.globals.update(duration=_duration, environments=ENVIRONMENTS)
+    found.env.filters["when"] = lambda t: f"{t:%Y-%m-%d %H:%M:%S}" if t else ""
+    found.env.filters["pct"] = lambda v: "-" if v is None else f"{v:.1%}"
+    found.env.filters["num"] = lambda v, d=3: "-" if v is None else f"{v:.{d}f}"
+    return found
 
 
 def _page(request: Request, template: str, env: str, **context: Any) -> HTMLResponse:
-    return templates.TemplateResponse(request, template, {"env": env, **context})
+    return templates().TemplateResponse(request, template, {"env": env, **context})
 
 
 @router.get("")
@@ -185,7 +194,7 @@ def _drift_chart(rows: list[DriftRow], model_name: str) -> Any:
 def error_page(request: Request, exc: MlsysError) -> HTMLResponse:
     """An mlsys error as a page of the console (the service's one error handler calls this)."""
     env = request.query_params.get("env") or ""
-    response = templates.TemplateResponse(
+    response = templates().TemplateResponse(
         request, "error.html", {"env": env, "error": exc}, status_code=exc.http_status
     )
     return response
