@@ -56,16 +56,22 @@ def test_past_half_the_ttl_one_refresh_runs_in_the_background():
     clock = Clock()
     loaded = []
     refresher = ThreadPoolExecutor(1)
+    refreshing, release = threading.Event(), threading.Event()
 
     def load(key: str) -> int:
         loaded.append(key)
+        if len(loaded) > 1:  # the background refresh: held until the test lets it finish
+            refreshing.set()
+            release.wait(10)
         return len(loaded)
 
     cache = LoadingCache(load, ttl=10.0, capacity=4, refresher=refresher, clock=clock)
     assert cache.get("champion") == 1
     clock.now += 6
     assert cache.peek("champion") == 1  # the current value, at once
+    assert refreshing.wait(10)
     assert cache.peek("champion") == 1  # a refresh is already running: not a second one
+    release.set()
     deadline = time.monotonic() + 10
     while cache.peek("champion") != 2 and time.monotonic() < deadline:
         time.sleep(0.01)
