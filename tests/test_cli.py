@@ -108,6 +108,61 @@ def test_every_env_option_is_spelled_e_and_env(path):
             assert set(param.opts) == {"-e", "--env"}, (path, param.opts)
 
 
+#: Commands that list or report something a script may want to read: each takes --json.
+LISTINGS = [
+    ("models", "list"),
+    ("models", "show"),
+    ("models", "history"),
+    ("registry", "sync"),
+    ("schedules", "list"),
+    ("local", "status"),
+    ("monitor",),
+    ("promote",),
+]
+
+
+@pytest.mark.parametrize("path", LISTINGS, ids=" ".join)
+def test_every_listing_command_takes_json(path):
+    assert any("--json" in param.opts for param in _command(path).params), path
+
+
+def test_local_status_json_says_running_and_each_component(local_stack, monkeypatch):
+    from mlsys.cli import local as local_cli
+
+    # the session's stack lives in a temporary folder, not in this checkout's `.mlsys`
+    monkeypatch.setattr(local_cli, "_stack", lambda: local_stack)
+    done = runner.invoke(app, ["local", "status", "--json"], terminal_width=80)
+    assert done.exit_code == 0, done.output
+    found = json.loads(done.output)
+    assert found["running"] and found["healthy"]
+    names = {c["name"] for c in found["components"]}
+    assert {"gcs", "bigquery", "proxy", "function", "service"} <= names
+    assert all(c["healthy"] and c["pid"] > 0 for c in found["components"])
+    assert found["env"]["GCP_PROJECT_ID_DEV"]
+
+
+def test_registry_sync_json_counts_what_it_scanned(registered):
+    done = runner.invoke(app, ["registry", "sync", "-e", "dev", "--json"], terminal_width=80)
+    assert done.exit_code == 0, done.output
+    report = json.loads(done.output)
+    assert report["env"] == "dev" and report["bucket"] == "mlsys-models-dev"
+    assert report["scanned"] >= 3 and report["already_recorded"] >= 2  # v1 and its metadata
+
+
+def test_promote_json_lists_every_gate_also_when_refused(registered):
+    # the test model has no test_accuracy: the metrics gate refuses it, and the JSON says so
+    done = runner.invoke(
+        app,
+        ["promote", registered, "v1", "--from", "dev", "--to", "staging", "--dry-run", "--json"],
+        terminal_width=80,
+    )
+    assert done.exit_code != 0
+    found = json.loads(done.stdout)
+    assert found["outcome"] == "refused" and found["model_name"] == registered
+    statuses = {g["gate"]: g["status"] for g in found["gates"]}
+    assert statuses["registered"] == "pass" and "fail" in statuses.values(), statuses
+
+
 @pytest.fixture(scope="module")
 def registered(stack, unique):
     """A model with a version and a refused upload, in dev."""

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import time
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.table import Table
 
 from mlsys.cli import console
+from mlsys.cli.tables import Col, print_table
 
 if TYPE_CHECKING:
     from mlsys.local.stack import LocalStack
@@ -53,7 +54,9 @@ def up() -> None:
 
 
 @app.command(epilog="Example: mlsys local status")
-def status() -> None:
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
     """Show each component's real health (its probes), restarts and dead letters; exit 1 if
     anything is unhealthy."""
     from mlsys.local.spool import dead_letters
@@ -61,17 +64,53 @@ def status() -> None:
     stack = _stack()
     report = stack.health()
     if not report:
-        console.print("local stack: [yellow]not running[/] (start it with `mlsys local up`)")
+        if as_json:
+            console.print_json(json.dumps({"running": False, "components": []}))
+        else:
+            console.print("local stack: [yellow]not running[/] (start it with `mlsys local up`)")
         raise typer.Exit(1)
-    table = Table("component", "pid", "health", "restarts", "endpoint", "log")
+    if as_json:
+        info = stack.read()
+        found = {
+            "running": True,
+            "healthy": all(item.healthy for item in report),
+            "components": [
+                {
+                    "name": item.name,
+                    "pid": item.pid,
+                    "running": item.running,
+                    "healthy": item.healthy,
+                    "restarts": item.restarts,
+                    "last_restart_reason": item.last_reason,
+                    "endpoint": item.url,
+                    "log": str(item.log) if item.log else None,
+                }
+                for item in report
+            ],
+            "dead_letters": len(dead_letters(stack.state_dir / "events")),
+            "env": info.env if info is not None else {},
+        }
+        console.print_json(json.dumps(found))
+        if not found["healthy"]:
+            raise typer.Exit(1)
+        return
+    rows = []
     for item in report:
         if not item.running:
             health = "[red]dead[/]"
         else:
             health = "[green]healthy[/]" if item.healthy else "[red]unhealthy[/]"
         restarts = f"{item.restarts}" + (f" ({item.last_reason})" if item.last_reason else "")
-        table.add_row(item.name, str(item.pid), health, restarts, item.url, item.log)
-    console.print(table)
+        rows.append([item.name, str(item.pid), health, restarts, item.url or "", item.log or ""])
+    cols = [
+        Col("component", key=True),
+        Col("pid", drop=2),
+        Col("health", key=True),
+        Col("restarts", text=True, drop=3),
+        Col("endpoint", drop=1),
+        Col("log", text=True, drop=4),
+    ]
+    print_table(console, cols, rows)
     letters = dead_letters(stack.state_dir / "events")
     if letters:
         folder = stack.state_dir / "events" / "dead"

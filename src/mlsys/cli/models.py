@@ -11,6 +11,7 @@ import typer
 from rich.table import Column, Table
 
 from mlsys.cli import console, remote
+from mlsys.cli.tables import Col, print_table
 
 app = typer.Typer(help="Browse the model registry.", no_args_is_help=True)
 registry_app = typer.Typer(help="Maintain the model registry.", no_args_is_help=True)
@@ -70,19 +71,26 @@ def list_(
     if as_json:
         console.print_json(json.dumps(page))
         return
-    table = Table(
-        "model", "latest", "versions", "description", "tags", "metrics", title=f"models in {env}"
-    )
-    for m in page["models"]:
-        table.add_row(
+    rows = [
+        [
             m["model_name"],
             m["latest_version_label"],
             str(m["versions"]),
             m["description"] or "",
             ", ".join(m["tags"]),
-            ", ".join(f"{k}={v:g}" for k, v in m["metrics"].items()),
-        )
-    console.print(table)
+            "\n".join(f"{k}={v:g}" for k, v in m["metrics"].items()),
+        ]
+        for m in page["models"]
+    ]
+    cols = [
+        Col("model", key=True),
+        Col("latest", key=True),
+        Col("versions", justify="right", drop=1),
+        Col("description", text=True, drop=4),
+        Col("tags", text=True, drop=3),
+        Col("metrics", drop=2),
+    ]
+    print_table(console, cols, rows, title=f"models in {env}")
     _warn_duplicates(page["models"])
     if page["next_page_token"]:
         console.print(f"more: --page-token {page['next_page_token']}")
@@ -163,29 +171,30 @@ def show(
     if as_json:
         console.print_json(json.dumps(versions))
         return
-    table = Table(
-        "version",
-        "status",
-        "format",
-        "size",
-        "sha256",
-        "registered",
-        "uploader",
-        "metrics",
-        title=f"{name} in {env}",
-    )
-    for v in versions:
-        table.add_row(
+    rows = [
+        [
             v["version_label"],
             _status(v),
             v["artifact_format"] or "",
             f"{v['file_size_bytes'] or 0:,}",
             (v["sha256"] or "")[:12],
-            f"{_time(v['registered_at']):%Y-%m-%d %H:%M:%S}" if v["registered_at"] else "",
+            f"{_time(v['registered_at']):%Y-%m-%d %H:%M}" if v["registered_at"] else "",
             v["uploader"] or "",
-            ", ".join(f"{k}={x:g}" for k, x in v["metrics"].items()),
-        )
-    console.print(table)
+            "\n".join(f"{k}={x:g}" for k, x in v["metrics"].items()),
+        ]
+        for v in versions
+    ]
+    cols = [
+        Col("version", key=True),
+        Col("status", key=True),
+        Col("format", drop=3),
+        Col("size", justify="right", drop=4),
+        Col("sha256", drop=5),
+        Col("registered", text=True, drop=2),
+        Col("uploader", drop=6),
+        Col("metrics", drop=1),
+    ]
+    print_table(console, cols, rows, title=f"{name} in {env}")
     _warn_duplicates(versions)
 
 
@@ -207,8 +216,26 @@ def _show_version(name: str, version: str, env: str, *, as_json: bool) -> None:
 
 
 def _version_text(data: dict[str, object]) -> str:
+    from rich.markup import escape
+
     shown = {k: v for k, v in data.items() if v not in (None, [], {}) and v is not False}
-    return "\n".join(f"[bold]{k}[/]: {v}" for k, v in shown.items())
+    return "\n".join(
+        f"[bold]{k}[/]: {v if k == 'status' else escape(_value_text(v))}" for k, v in shown.items()
+    )
+
+
+def _value_text(value: object) -> str:
+    """A field as a reader wants it: lists and dicts as words, never a Python repr (a repr
+    wraps mid-word at 80 columns)."""
+    if isinstance(value, dict):
+        if set(value) == {"name", "dtype"}:  # a feature
+            return f"{value['name']} ({value['dtype']})"
+        return ", ".join(f"{k}={_value_text(v)}" for k, v in value.items())
+    if isinstance(value, list):
+        return ", ".join(_value_text(v) for v in value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
 
 
 def _status(v: dict[str, Any]) -> str:
@@ -273,17 +300,25 @@ def _print_profile(env: str, mv: Any) -> None:
 
 
 @registry_app.command(epilog="Example: mlsys registry sync -e dev")
-def sync(env: EnvOption = None) -> None:
+def sync(
+    env: EnvOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON")] = False,
+) -> None:
     """Rescan the env's bucket and register whatever events missed (safe to repeat)."""
+    from dataclasses import asdict
+
     from rich.progress import Progress
 
     from mlsys.registry.sync import sync_bucket
     from mlsys.settings import get_settings
 
     env = _env(env)
-    with Progress(console=console, transient=True) as progress:
+    with Progress(console=console, transient=True, disable=as_json) as progress:
         task = progress.add_task(f"scanning {get_settings().bucket_for(env)}", total=None)
         report = sync_bucket(env, progress=lambda n: progress.update(task, completed=n))
+    if as_json:
+        console.print_json(json.dumps(asdict(report)))
+        return
     console.print(
         f"[bold]{report.bucket}[/]: scanned {report.scanned} objects, "
         f"{report.already_recorded} already recorded; registered "
@@ -323,19 +358,38 @@ def history(
     if as_json:
         console.print_json(result.model_dump_json())
         return
-    stages = Table("version", "stage", "environments", "aliases", title=f"{name}: stages")
-    for s in result.stages:
-        envs = ", ".join(f"{e}:{status}" for e, status in s.environments.items())
-        stages.add_row(s.version_label, s.stage, envs, ", ".join(s.aliases))
-    console.print(stages)
-    trail = Table("time", "env", "action", "version", "actor", "details", title=f"{name}: audit")
-    for e in result.audit:
-        trail.add_row(
-            f"{e.created_at:%Y-%m-%d %H:%M:%S}",
+    stages = [
+        [
+            s.version_label,
+            s.stage,
+            "\n".join(f"{e}:{status}" for e, status in s.environments.items()),
+            ", ".join(s.aliases),
+        ]
+        for s in result.stages
+    ]
+    print_table(
+        console,
+        [Col("version", key=True), Col("stage", key=True), Col("environments"), Col("aliases")],
+        stages,
+        title=f"{name}: stages",
+    )
+    trail = [
+        [
+            f"{e.created_at:%Y-%m-%d %H:%M}",
             e.environment,
             e.action,
             f"v{e.model_version}" if e.model_version is not None else "",
             e.actor or "",
             e.details or "",
-        )
-    console.print(trail)
+        ]
+        for e in result.audit
+    ]
+    cols = [
+        Col("time", text=True),
+        Col("env", key=True),
+        Col("action", key=True),
+        Col("version", key=True),
+        Col("actor", drop=1),
+        Col("details", text=True, drop=2),
+    ]
+    print_table(console, cols, trail, title=f"{name}: audit", show_lines=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated
+import json
+from contextlib import nullcontext
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
 from mlsys.cli import console
+from mlsys.cli.tables import Col, fit_table
 
 #: The example in each command's help (mlsys.cli registers the commands with it).
 EXAMPLES = {
@@ -19,6 +22,7 @@ EXAMPLES = {
 
 if TYPE_CHECKING:
     from mlsys.promote import GateResult
+    from mlsys.promote.promotion import PromotionResult
 
 _STATUS = {"pass": "[green]pass[/]", "fail": "[bold red]FAIL[/]", "skip": "[yellow]skip[/]"}
 
@@ -34,6 +38,9 @@ def promote(
     config: Annotated[
         str | None, typer.Option(help="Promotion config (default: MLSYS_PROMOTION_CONFIG)")
     ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON: the outcome and every gate's verdict")
+    ] = False,
 ) -> None:
     """Promote a version one step (dev -> staging -> prod) behind its gates."""
     from mlsys.promote import load_config
@@ -41,8 +48,13 @@ def promote(
 
     gates: list[GateResult] = []
     title = f"gates: {model} {version} {from_env} -> {to_env}"
+    result = None
     try:
-        with console.status(f"checking {model} {version} for {to_env}..."):
+        with (
+            console.status(f"checking {model} {version} for {to_env}...")
+            if not as_json
+            else nullcontext()
+        ):
             result = run(
                 model,
                 version,
@@ -53,8 +65,15 @@ def promote(
                 on_gate=gates.append,
             )
     finally:
-        if gates:
+        if as_json:  # on a refusal too: the gates say why (the error follows on stderr)
+            console.print_json(
+                json.dumps(_as_json(model, version, from_env, to_env, gates, result))
+            )
+        elif gates:
             console.print(gate_table(gates, title))
+    if as_json:
+        return
+    assert result is not None
     colour = {"promoted": "green", "dry-run": "cyan", "noop": "yellow"}[result.outcome]
     console.print(f"[{colour}]{result.outcome}[/]: {result.message}")
     if result.copy and result.copy.copied:
@@ -92,8 +111,27 @@ def archive(
 
 
 def gate_table(gates: list[GateResult], title: str) -> Table:
-    """Each gate's verdict and evidence, one row per gate."""
-    table = Table("gate", "result", "evidence", title=title, show_lines=True)
-    for gate in gates:
-        table.add_row(gate.gate, _STATUS[gate.status], gate.evidence)
-    return table
+    """Each gate's verdict and evidence, one row per gate (fitted to the terminal)."""
+    cols = [Col("gate", key=True), Col("result", key=True), Col("evidence", text=True)]
+    rows = [[gate.gate, _STATUS[gate.status], gate.evidence] for gate in gates]
+    return fit_table(cols, rows, console=console, title=title, show_lines=True)[0]
+
+
+def _as_json(
+    model: str,
+    version: str,
+    from_env: str,
+    to_env: str,
+    gates: list[GateResult],
+    result: PromotionResult | None,
+) -> dict[str, Any]:
+    return {
+        "model_name": model,
+        "version": version,
+        "from_env": from_env,
+        "to_env": to_env,
+        "outcome": result.outcome if result is not None else "refused",
+        "message": result.message if result is not None else None,
+        "gates": [g.to_dict() for g in gates],
+        "copied": list(result.copy.copied) if result is not None and result.copy else [],
+    }

@@ -6,9 +6,9 @@ import json
 from typing import Annotated
 
 import typer
-from rich.table import Table
 
 from mlsys.cli import console
+from mlsys.cli.tables import Col, print_table
 
 app = typer.Typer(help="Scheduled predictions (schedules.yaml).", no_args_is_help=True)
 
@@ -30,18 +30,27 @@ def list_(
     if as_json:
         console.print_json(json.dumps([s.model_dump(mode="json") for s in schedules]))
         return
-    table = Table(
-        "name", "envs", "cron (UTC)", "model", "input -> output", "tasks", "scheduler jobs"
-    )
+    rows = []
     for s in schedules:
         envs = [env] if env else list(s.envs)
-        table.add_row(
-            s.name,
-            ", ".join(s.envs),
-            s.cron,
-            f"{s.model}@{s.version}",
-            f"{s.input_table} -> {s.output_table}",
-            str(s.tasks),
-            ", ".join(s.job_name(e) for e in envs),
+        rows.append(
+            [
+                s.name,
+                ", ".join(s.envs),
+                s.cron,
+                f"{s.model}@{s.version}",
+                f"{s.input_table}\n-> {s.output_table}",
+                str(s.tasks),
+                "\n".join(s.job_name(e) for e in envs),
+            ]
         )
-    console.print(table)
+    cols = [
+        Col("name", key=True),
+        Col("envs", text=True, drop=3),
+        Col("cron (UTC)", text=True),
+        Col("model", key=True),
+        Col("input -> output", text=True, drop=1),
+        Col("tasks", drop=4),
+        Col("scheduler jobs", text=True, drop=2),
+    ]
+    print_table(console, cols, rows, show_lines=True)
