@@ -296,7 +296,7 @@ def _ours_bigquery(
 
     from mlsys.clients import bigquery_client
     from mlsys.identifiers import parse_table_id
-    from mlsys.predict.publish import _statement
+    from mlsys.predict.publish import statement
     from mlsys.predict.sources import BigQueryReadSource
     from mlsys.predict.staging import StagingWriter, drop_table, stage_table
     from mlsys.predict.stream import predict_stream
@@ -313,7 +313,7 @@ def _ours_bigquery(
     target = bigquery.Table(args.output, schema=bq_schema(output.schema))
     client.create_table(target, exists_ok=True)
     names = [f.name for f in output.schema]
-    sql, params = _statement(parse_table_id(args.output), names, [staged], "append", job_id)
+    sql, params = statement(parse_table_id(args.output), names, [staged], "append", job_id)
     client.query(sql, job_config=bigquery.QueryJobConfig(query_parameters=params)).result()
     drop_table("dev", staged)
     return result.rows_written, start

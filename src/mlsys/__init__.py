@@ -6,20 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from mlsys._lazy import lazy_attributes
 
 __all__ = ["OnlinePrediction", "log_model", "predict_online"]
 
 
-def __getattr__(name: str) -> Any:
-    """Import ``log_model`` on first use: ``import mlsys`` stays light (the registry function
-    imports the package too)."""
-    if name == "log_model":
-        from mlsys.upload import log_model
-
-        return log_model
-    if name in ("OnlinePrediction", "predict_online"):
-        from mlsys.online import client
-
-        return getattr(client, name)
-    raise AttributeError(f"module 'mlsys' has no attribute {name!r}")
+#: ``log_model`` and the online client are imported on first use: ``import mlsys`` stays light
+#: (the registry function imports the package too).
+__getattr__ = lazy_attributes(
+    __name__,
+    {"log_model": "upload", "OnlinePrediction": "online.client", "predict_online": "online.client"},
+)

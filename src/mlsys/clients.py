@@ -140,17 +140,21 @@ def _bigquery_read_client(env: str) -> BigQueryReadClient:
         BigQueryReadGrpcTransport,
     )
 
+    return _storage_api_client(BigQueryReadClient, BigQueryReadGrpcTransport, env, "Read")
+
+
+def _storage_api_client(client: type[Any], transport: type[Any], env: str, api: str) -> Any:
+    """A Storage Read or Write API client: on the emulator's channel (with this process's
+    identity) when one is set, else on Google's with Application Default Credentials."""
     settings = get_settings()
     if settings.bigquery_storage_emulator_host:
-        channel = grpc_channel(settings, env)
-        return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+        return client(transport=transport(channel=grpc_channel(settings, env)))
     if settings.bigquery_emulator_host:
         raise RuntimeError(
             "BIGQUERY_EMULATOR_HOST is set but BIGQUERY_STORAGE_EMULATOR_HOST is not: refusing "
-            "to send Storage Read API calls to the real BigQuery"
+            f"to send Storage {api} API calls to the real BigQuery"
         )
-    channel = BigQueryReadGrpcTransport.create_channel(options=GRPC_OPTIONS)
-    return BigQueryReadClient(transport=BigQueryReadGrpcTransport(channel=channel))
+    return client(transport=transport(channel=transport.create_channel(options=GRPC_OPTIONS)))
 
 
 def bigquery_write_client(env: str | None = None) -> BigQueryWriteClient:
@@ -165,17 +169,7 @@ def _bigquery_write_client(env: str) -> BigQueryWriteClient:
         BigQueryWriteGrpcTransport,
     )
 
-    settings = get_settings()
-    if settings.bigquery_storage_emulator_host:
-        channel = grpc_channel(settings, env)
-        return BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
-    if settings.bigquery_emulator_host:
-        raise RuntimeError(
-            "BIGQUERY_EMULATOR_HOST is set but BIGQUERY_STORAGE_EMULATOR_HOST is not: refusing "
-            "to send Storage Write API calls to the real BigQuery"
-        )
-    channel = BigQueryWriteGrpcTransport.create_channel(options=GRPC_OPTIONS)
-    return BigQueryWriteClient(transport=BigQueryWriteGrpcTransport(channel=channel))
+    return _storage_api_client(BigQueryWriteClient, BigQueryWriteGrpcTransport, env, "Write")
 
 
 def _bearer_interceptor(token: str) -> Any:

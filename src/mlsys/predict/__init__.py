@@ -9,8 +9,9 @@ pyarrow, numpy and the BigQuery clients until a request needs them.
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING, Any
+
+from mlsys._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mlsys.predict.engines import Submission, get_job, submit
@@ -44,11 +45,7 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlsys.predict' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"mlsys.predict.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
 
 
 def run_prediction(*, progress: Progress | None = None, **request: Any) -> JobRecord:

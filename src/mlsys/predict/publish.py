@@ -105,7 +105,7 @@ def _publish(plan: JobPlan, shards: list[StagedShard], claim: Claim) -> int:
     claim.renew()  # fencing: raises ClaimLost if a successor took over meanwhile
     columns = [f.name for f in plan.schema()]
     tables = [s.table for s in shards]
-    sql, params = _statement(plan.output_ref, columns, tables, plan.write_disposition, plan.job_id)
+    sql, params = statement(plan.output_ref, columns, tables, plan.write_disposition, plan.job_id)
     try:
         job = client.query(
             sql,
@@ -162,9 +162,12 @@ def _ensure_output(plan: JobPlan) -> bool:
     return True
 
 
-def _statement(
+def statement(
     output: TableRef, names: list[str], tables: list[str], disposition: str, job_id: str
 ) -> tuple[str, list[Any]]:
+    """The statement that publishes the staged ``tables`` into ``output``: ``append`` inserts
+    only if no row of ``job_id`` is there yet (a repeated publish adds nothing), ``truncate``
+    replaces the rows in one transaction. Public for ``bench/predict.py``."""
     from google.cloud import bigquery
 
     columns = ", ".join(f"`{check_column(name)}`" for name in names)
@@ -201,7 +204,7 @@ def _publish_shadow(plan: JobPlan, shards: list[StagedShard]) -> None:
         table = bigquery.Table(plan.shadow_table, schema=fields)
         table.description = f"mlsys shadow predictions of {plan.model_name} v{plan.shadow_version}"
         client.create_table(table, exists_ok=True)
-    sql, params = _statement(
+    sql, params = statement(
         parse_table_id(plan.shadow_table),
         [f.name for f in fields],
         tables,

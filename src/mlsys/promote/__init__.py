@@ -3,8 +3,9 @@ See ``docs/promotion.md``. Names are imported on first use (the service starts l
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from mlsys._lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from mlsys.promote.config import PromotionConfig, load_config, parse_config
@@ -41,8 +42,4 @@ _WHERE = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module 'mlsys.promote' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"mlsys.promote.{module}"), name)
+__getattr__ = lazy_attributes(__name__, _WHERE)
