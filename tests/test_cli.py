@@ -287,3 +287,12 @@ def test_a_failure_is_one_line_naming_the_fix(tmp_path, args, extra, fix):
         timeout=120,
     )
     assert debug.returncode != 0 and "Traceback" in debug.stderr
+
+
+def test_the_cli_names_engines_as_the_api_does():
+    option = next(p for p in _command(("predict",)).params if p.name == "engine")
+    assert option.default == "service"
+    args = ["predict", "--input", "p.d.a", "--output", "p.d.b", "--model", "m", "-e", "dev"]
+    done = runner.invoke(app, [*args, "--engine", "local-ish"])
+    assert done.exit_code != 0
+    assert "engine 'local-ish': expected service or job" in str(done.exception)

@@ -39,8 +39,11 @@ def predict(
     ] = None,
     engine: Annotated[
         str,
-        typer.Option(help="local (this process, now) or job (a Cloud Run Job execution)"),
-    ] = "local",
+        typer.Option(
+            help="service (runs to completion, here in this process) or job (a Cloud Run Job "
+            "execution): the API's names"
+        ),
+    ] = "service",
     tasks: Annotated[int, typer.Option(help="shards of the job engine", min=1)] = 1,
     allow_archived: Annotated[
         bool, typer.Option("--allow-archived", help="predict with an archived version anyway")
@@ -55,9 +58,10 @@ def predict(
     from mlsys.predict import PredictionRequest
     from mlsys.settings import get_settings
 
-    engine = {"cloud-run-job": "job", "service": "local"}.get(engine, engine)
-    if engine not in ("local", "job"):
-        raise InvalidInput(f"engine {engine!r}: expected local or job")
+    # earlier releases' names: `local` (this CLI's) and `cloud-run-job` (the API's)
+    engine = {"cloud-run-job": "job", "local": "service"}.get(engine, engine)
+    if engine not in ("service", "job"):
+        raise InvalidInput(f"engine {engine!r}: expected service or job")
     request = PredictionRequest.parse(
         {
             "env": env or get_settings().mlsys_env,
@@ -68,7 +72,7 @@ def predict(
             "id_columns": id_columns or None,
             "write_disposition": write_disposition,
             "job_id": job_id,
-            "engine": "job" if engine == "job" else "service",
+            "engine": engine,
             "tasks": tasks,
             "allow_archived": allow_archived,
             "shadow_version": shadow_version,
