@@ -17,20 +17,12 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import tempfile
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import httpx
-
-ROOT = Path(__file__).resolve().parents[1]
-
-
-def pct(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+from _stack import bench_stack, pct
 
 
 def main() -> None:
@@ -40,18 +32,8 @@ def main() -> None:
     parser.add_argument("--concurrency", type=int, default=8)
     args = parser.parse_args()
 
-    from mlsys.local.stack import LocalStack
-
-    stack = LocalStack(root=ROOT, state_dir=Path(tempfile.mkdtemp(prefix="mlsys-bench-")))
-    info = stack.up(owner_pid=os.getpid())
-    os.environ.update(info.env)
-    from mlsys.settings import reset_settings
-
-    reset_settings()
-    try:
-        run(info.env, args)
-    finally:
-        stack.down()
+    with bench_stack() as env:
+        run(env, args)
 
 
 def run(env: dict[str, str], args: argparse.Namespace) -> None:

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pandas as pd
 import pyarrow as pa
@@ -93,14 +95,8 @@ def test_a_feature_profiling_cannot_read_is_skipped_not_fatal(model):
     assert set(profiler.profile().features) == {"a", "b"} and "c" in profiler.skipped
 
 
-def test_the_shadow_scorer_writes_the_same_ids_and_counts_agreement():
-    x = data(3000)
-    y = (x["a"] + x["b"] > 0).astype(int)
-    champion = LogisticRegression().fit(x[FEATURES], y)
-    challenger = RandomForestClassifier(n_estimators=5, max_depth=2, random_state=0).fit(
-        x[FEATURES], y
-    )
-    shadow_sink = MemorySink()
+def shadow_scorer(x: pd.DataFrame, champion: Any, challenger: Any, sink: MemorySink) -> Any:
+    """A challenger (version 2 of "m") scoring the rows of ``x`` into ``sink``."""
     output = plan_output(
         input_schema=pa.Table.from_pandas(x, preserve_index=False).schema,
         id_columns=["row_id"],
@@ -109,13 +105,24 @@ def test_the_shadow_scorer_writes_the_same_ids_and_counts_agreement():
         model_version=2,
         job_id="j",
     )
-    shadow = ShadowScorer(
+    return ShadowScorer(
         model=challenger,
         features=plan_features(challenger, None),
         output=output,
-        sink=shadow_sink,
+        sink=sink,
         agreement=agreement_for(champion, challenger, None),
     )
+
+
+def test_the_shadow_scorer_writes_the_same_ids_and_counts_agreement():
+    x = data(3000)
+    y = (x["a"] + x["b"] > 0).astype(int)
+    champion = LogisticRegression().fit(x[FEATURES], y)
+    challenger = RandomForestClassifier(n_estimators=5, max_depth=2, random_state=0).fit(
+        x[FEATURES], y
+    )
+    shadow_sink = MemorySink()
+    shadow = shadow_scorer(x, champion, challenger, shadow_sink)
     main = stream(champion, x, [shadow])
     assert main.table is not None and shadow_sink.table is not None
     assert shadow_sink.table["row_id"].to_pylist() == main.table["row_id"].to_pylist()
@@ -132,21 +139,7 @@ def test_regressors_are_compared_by_mean_absolute_difference():
     target = x["a"] * 3
     champion = LinearRegression().fit(x[FEATURES], target)
     challenger = LinearRegression().fit(x[FEATURES], target + 2.0)
-    output = plan_output(
-        input_schema=pa.Table.from_pandas(x, preserve_index=False).schema,
-        id_columns=["row_id"],
-        model=challenger,
-        model_name="m",
-        model_version=2,
-        job_id="j",
-    )
-    shadow = ShadowScorer(
-        model=challenger,
-        features=plan_features(challenger, None),
-        output=output,
-        sink=MemorySink(keep=False),
-        agreement=agreement_for(champion, challenger, None),
-    )
+    shadow = shadow_scorer(x, champion, challenger, MemorySink(keep=False))
     stream(champion, x, [shadow])
     found = shadow.comparison()
     assert found.metric == MEAN_ABS_DIFF and found.agreement == pytest.approx(2.0, abs=1e-6)

@@ -43,8 +43,8 @@ def champion(training_table, unique):
     return name, model, dataset
 
 
-def test_a_challenger_that_disagrees_with_the_champion_is_refused(champion, training_table, unique):
-    name, _, dataset = champion
+def champion_job(name: str, dataset: str, unique: str) -> None:
+    """A prediction job of the champion in staging: the rows the agreement gate replays."""
     run_prediction(
         env="staging",
         input_table=f"{dataset}.titanic_test",
@@ -52,6 +52,11 @@ def test_a_challenger_that_disagrees_with_the_champion_is_refused(champion, trai
         model_name=name,
         model_version="champion",
     )
+
+
+def test_a_challenger_that_disagrees_with_the_champion_is_refused(champion, training_table, unique):
+    name, _, dataset = champion
+    champion_job(name, dataset, unique)
     train, _ = titanic.split(titanic.load_csv())
     contrarian = titanic.build_pipeline().fit(train[titanic.FEATURES], 1 - train[titanic.TARGET])
     log(contrarian, name, training_table)
@@ -73,13 +78,7 @@ def test_a_challenger_that_disagrees_with_the_champion_is_refused(champion, trai
 
 def test_a_challenger_that_agrees_is_promoted(champion, training_table, unique):
     name, model, dataset = champion
-    run_prediction(
-        env="staging",
-        input_table=f"{dataset}.titanic_test",
-        output_table=f"{get_settings().predictions_dataset_ref('staging')}.agree_{unique}",
-        model_name=name,
-        model_version="champion",
-    )
+    champion_job(name, dataset, unique)
     log(model, name, training_table)  # the same Pipeline again: it agrees on every row
     seen = []
     result = promote(
