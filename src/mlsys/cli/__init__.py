@@ -86,14 +86,19 @@ _BACKEND_COMMANDS = {
 }
 
 
+#: The commands already added to the app (main() may run more than once in a process).
+_REGISTERED: set[str] = set()
+
+
 def _register(only: str | None = None) -> None:
     """Add the commands to the app: all of them, or ``only`` the one a command line runs (its
     module alone is imported, and Typer builds its parameters alone)."""
     import importlib
 
     for name, (module_name, attribute, kind) in _COMMANDS.items():
-        if only is not None and name != only:
+        if (only is not None and name != only) or name in _REGISTERED:
             continue
+        _REGISTERED.add(name)
         module = importlib.import_module(f"mlsys.cli.{module_name}")
         target = getattr(module, attribute)
         if kind == "group":

@@ -2,8 +2,9 @@
 
 A checkout of the project (its files linked into a temporary folder, so its own `.mlsys`) with
 nothing running: `uv run mlsys demo` starts the local stack there, then each `bash` block's
-commands and each `python` block run one after the other, at 80 columns, through the real
-console script, and `uv run mlsys local down` stops it. The only command not run here is
+commands and each `python` block run one after the other, at 80 columns, through the console
+script's entry point (in one process: tests/docs/readme_runner.py), and `uv run mlsys local
+down` stops it. The only command not run here is
 `uv run pytest`: it is the suite running this test (CI runs it).
 
 Nothing here knows the README's commands: they are read from the file, so a command added to
@@ -11,19 +12,20 @@ it is run by this test, and one that stops working fails it."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shlex
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: Settings that point at a stack (the session's, exported by tests/conftest.py): a user's shell
 #: has none of them, so the commands must find the stack through the checkout's `.mlsys`.
@@ -92,13 +94,30 @@ def _user_env() -> dict[str, str]:
 
 
 def _run(step: Step, cwd: Path) -> subprocess.CompletedProcess[str]:
-    if step.kind == "python":
-        argv = [sys.executable, "-c", step.text]
-    else:
-        argv = [str(BIN / step.argv[2]), *step.argv[3:]]  # `uv run X`: X of this environment
+    """One step in a process of its own (`uv run X`: X of this environment)."""
+    argv = [str(BIN / step.argv[2]), *step.argv[3:]]
     return subprocess.run(
         argv, cwd=cwd, env=_user_env(), capture_output=True, text=True, timeout=600, check=False
     )
+
+
+def _run_all(steps: list[Step], cwd: Path) -> list[dict[str, Any]]:
+    """Every step in order in one process (tests/docs/readme_runner.py: the imports are paid
+    once), up to the first that fails; each one's exit code, output and seconds."""
+    folder = cwd / ".readme-run"
+    folder.mkdir(exist_ok=True)
+    todo = [
+        {"kind": s.kind, "text": s.text, "args": list(s.argv[3:]) if s.kind == "bash" else []}
+        for s in steps
+    ]
+    (folder / "steps.json").write_text(json.dumps(todo))  # read by the runner
+    done = folder / "results.json"
+    steps_file = folder / "steps.json"
+    runner = [sys.executable, "-m", "tests.docs.readme_runner", str(steps_file), str(done)]
+    subprocess.run(
+        runner, cwd=cwd, env=_user_env(), timeout=1500, check=False, stdin=subprocess.DEVNULL
+    )
+    return json.loads(done.read_text()) if done.exists() else []
 
 
 #: What a few steps must have said, beyond succeeding (the rest: exit 0, no traceback).
@@ -153,34 +172,34 @@ print("demo checked")
 
 
 def test_every_readme_command_runs_as_written_in_order(checkout: Path):
-    steps = readme_steps((checkout / "README.md").read_text())
-    ran, checked = [], set()
-    for step in steps:
-        if step.kind == "bash" and step.argv in NOT_RUN_HERE:
-            continue
-        started = time.monotonic()
-        done = _run(step, checkout)
-        shown = step.text.splitlines()[0]
-        print(f"{time.monotonic() - started:6.1f}s  {shown}")
-        assert done.returncode == 0, f"{shown}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
-        assert "Traceback" not in done.stderr, f"{shown}\n{done.stderr[-3000:]}"
-        ran.append(step)
+    found = readme_steps((checkout / "README.md").read_text())
+    steps = [s for s in found if not (s.kind == "bash" and s.argv in NOT_RUN_HERE)]
+    at = next(i for i, s in enumerate(steps) if s.argv[2:] == ("mlsys", "demo")) + 1
+    steps.insert(at, Step("python", DEMO_CHECKS))  # not the README's: what the demo left
+    results = _run_all(steps, checkout)
+    for step, done in zip(steps, results, strict=False):
+        print(f"{done['seconds']:6.1f}s  {step.text.splitlines()[0]}")
+    checked = set()
+    for step, done in zip(steps, results, strict=False):
+        shown, out = step.text.splitlines()[0], done["stdout"]
+        assert done["code"] == 0, f"{shown}\n{out[-3000:]}\n{done['stderr'][-3000:]}"
+        assert "Traceback" not in done["stderr"], f"{shown}\n{done['stderr'][-3000:]}"
         # Tables fit 80 columns and never cut a name (rich's "titanic-sur…").
-        for line in done.stdout.splitlines():
+        for line in out.splitlines():
             if "│" in line or "┃" in line:
                 assert len(line) <= 80, f"{shown}: a table line of {len(line)} columns\n{line}"
-        assert not re.search(r"titanic-s?u?r?v?i?v?a?…", done.stdout), f"{shown}: a cut name"
+        assert not re.search(r"titanic-s?u?r?v?i?v?a?…", out), f"{shown}: a cut name"
+        if step.text == DEMO_CHECKS:
+            assert "demo checked" in out
         if step.argv[2:] == ("mlsys", "demo"):
-            checks = _run(Step("python", DEMO_CHECKS), checkout)
-            assert checks.returncode == 0 and "demo checked" in checks.stdout, checks.stderr
-            assert "/ui/models/titanic-survival" in done.stdout  # the console's address
+            assert "/ui/models/titanic-survival" in out  # the console's address
         for prefix, expected in EXPECTED.items():
             if " ".join(step.argv[2:]).startswith(prefix) or step.text.startswith(prefix):
-                said = " ".join(done.stdout.split())  # as read: lines wrap at 80 columns
-                assert expected in said, f"{shown}: expected {expected!r}\n{done.stdout}"
+                said = " ".join(out.split())  # as read: lines wrap at 80 columns
+                assert expected in said, f"{shown}: expected {expected!r}\n{out}"
                 checked.add(prefix)
-    # Everything but the suite itself ran, the checks above all applied, and the stack is down.
-    assert len(ran) == len(steps) - 1
+    # Every step ran (the suite itself aside), the checks above all applied, the stack is down.
+    assert len(results) == len(steps) == len(found)  # `uv run pytest` out, the demo checks in
     assert checked == set(EXPECTED)
     status = _run(Step("bash", "uv run mlsys local status"), checkout)
     assert status.returncode == 1 and "not running" in status.stdout
