@@ -125,6 +125,13 @@ LISTINGS = [
 ]
 
 
+def _printed_json(output: str) -> Any:
+    """The JSON document a --json command printed (rich prints it from a line of its own): log
+    lines other tests' logging set-up may route to the captured stdout are not part of it."""
+    start = 0 if output.startswith(("{\n", "[\n")) else output.index("\n{\n") + 1
+    return json.JSONDecoder().raw_decode(output[start:])[0]
+
+
 @pytest.mark.parametrize("path", LISTINGS, ids=" ".join)
 def test_every_listing_command_takes_json(path):
     assert any("--json" in param.opts for param in _command(path).params), path
@@ -137,7 +144,7 @@ def test_local_status_json_says_running_and_each_component(local_stack, monkeypa
     monkeypatch.setattr(local_cli, "_stack", lambda: local_stack)
     done = runner.invoke(app, ["local", "status", "--json"], terminal_width=80)
     assert done.exit_code == 0, done.output
-    found = json.loads(done.output)
+    found = _printed_json(done.stdout)
     assert found["running"] and found["healthy"]
     names = {c["name"] for c in found["components"]}
     assert {"gcs", "bigquery", "proxy", "function", "service"} <= names
@@ -148,7 +155,7 @@ def test_local_status_json_says_running_and_each_component(local_stack, monkeypa
 def test_registry_sync_json_counts_what_it_scanned(registered):
     done = runner.invoke(app, ["registry", "sync", "-e", "dev", "--json"], terminal_width=80)
     assert done.exit_code == 0, done.output
-    report = json.loads(done.output)
+    report = _printed_json(done.stdout)
     assert report["env"] == "dev" and report["bucket"] == "mlsys-models-dev"
     assert report["scanned"] >= 3 and report["already_recorded"] >= 2  # v1 and its metadata
 
@@ -161,7 +168,7 @@ def test_promote_json_lists_every_gate_also_when_refused(registered):
         terminal_width=80,
     )
     assert done.exit_code != 0
-    found = json.loads(done.stdout)
+    found = _printed_json(done.stdout)
     assert found["outcome"] == "refused" and found["model_name"] == registered
     statuses = {g["gate"]: g["status"] for g in found["gates"]}
     assert statuses["registered"] == "pass" and "fail" in statuses.values(), statuses
