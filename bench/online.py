@@ -114,11 +114,12 @@ class InProcess:
     """The service's ASGI app called in this process (no socket, no second process): what our
     code costs, without the loopback hop and the scheduling of two processes."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, online_path: bool = True) -> None:
         sys.path.insert(0, str(ROOT))  # the service package sits beside src/, as in the image
-        from service.main import app
+        from service.main import app, create_app
 
-        self.app = app
+        # online_path=False: the same app with online prediction left to FastAPI's routing
+        self.app = app if online_path else create_app(online_path=False)
         self.loop = asyncio.new_event_loop()
 
     def post(self, path: str, body: bytes) -> tuple[int, bytes, str]:
@@ -200,6 +201,7 @@ def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: i
     raw = parse_body(body, max_instances=1000)
     checked = check_instances(raw, served_model.plan, refuse_extra=False)
     x = columns_input(checked.columns, served_model.plan)
+    routed = InProcess(online_path=False)
     steps = {
         "bare `model.predict(DataFrame)`": lambda: model.predict(rows),
         "`model.predict_proba` (labels and probabilities)": lambda: model.predict_proba(x),
@@ -213,7 +215,12 @@ def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: i
         "the whole library call (`OnlineServer.predict`)": lambda: server.predict(
             None, name, "v1", body
         ),
-        "the FastAPI app in-process (routing, route, response)": lambda: local.post(path, body),
+        "the service's app in-process (middlewares, lean path, response)": lambda: local.post(
+            path, body
+        ),
+        "the same through FastAPI's routing (`create_app(online_path=False)`)": lambda: routed.post(
+            path, body
+        ),
     }
     times: dict[str, list[float]] = {key: [] for key in steps}
     for _ in range(iterations):

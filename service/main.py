@@ -9,13 +9,16 @@ from mlsys.logs import configure_logging
 from service.docs import install_docs
 from service.errors import install_error_handlers
 from service.middleware import RequestContext
+from service.online_path import OnlinePredictPath
 from service.openapi import install_openapi
 from service.routes import health, history, jobs, models, monitoring, online, predict
 from service.tracing import TraceContextMiddleware
 from service.ui import routes as ui
 
 
-def create_app() -> FastAPI:
+def create_app(*, online_path: bool = True) -> FastAPI:
+    """The service; ``online_path=False`` leaves online prediction to FastAPI's routing (the
+    tests compare both)."""
     configure_logging("service")
     app = FastAPI(
         title="mlsys",
@@ -38,6 +41,8 @@ def create_app() -> FastAPI:
     app.include_router(monitoring.router)
     app.include_router(ui.router)
     install_error_handlers(app)
+    if online_path:  # innermost: inside the request id, the catch-all and the trace context
+        app.add_middleware(OnlinePredictPath, exception_handlers=app.exception_handlers)
     app.add_middleware(TraceContextMiddleware)
     app.add_middleware(RequestContext)
     install_openapi(app)

@@ -8,6 +8,8 @@ from typing import Any
 from mlsys.logs import log_context, trace_fields
 from mlsys.settings import get_settings
 
+_TRACE_HEADERS = (b"x-cloud-trace-context", b"traceparent")
+
 
 class TraceContextMiddleware:
     """A pure ASGI middleware: nothing is buffered, streaming responses stay streamed."""
@@ -19,7 +21,14 @@ class TraceContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            k.decode("latin-1").lower(): v.decode("latin-1")
+            for k, v in scope["headers"]
+            if k.lower() in _TRACE_HEADERS
+        }
+        if not headers:  # nothing to bind (a request from outside Google's front end)
+            await self.app(scope, receive, send)
+            return
         settings = get_settings()
         fields = trace_fields(
             settings.project_for(settings.mlsys_env),

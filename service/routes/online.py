@@ -34,10 +34,12 @@ router = APIRouter(tags=["online"])
 
 #: Which runtime answered (``sklearn`` or ``onnx``), for operators and tests.
 RUNTIME_HEADER = "x-mlsys-runtime"
+#: The route; :mod:`service.online_path` answers it without FastAPI's routing (same answers).
+PREDICT_PATH = "/models/{name}/versions/{version}:predict"
 
 
 @router.post(
-    "/models/{name}/versions/{version}:predict",
+    PREDICT_PATH,
     response_model=OnlineResponse,
     responses=error_responses(
         INVALID_REQUEST,
@@ -90,7 +92,16 @@ async def predict_online(
 
     Async on purpose: the body is read and checked on the event loop; the model runs in a
     worker thread, where requests that arrive meanwhile are scored together, or on the loop
-    when this is the process's only request (docs/online.md)."""
+    when this is the process's only request (docs/online.md).
+
+    The service answers this route through :class:`service.online_path.OnlinePredictPath`,
+    which calls :func:`predict_response` as this function does, without FastAPI's routing and
+    dependency resolution: this declaration is the documented contract (OpenAPI)."""
+    return await predict_response(request, name, version, env)
+
+
+async def predict_response(request: Request, name: str, version: str, env: str | None) -> Response:
+    """The answer of ``POST {PREDICT_PATH}``; errors are raised (service.errors maps them)."""
     from mlsys.online.server import online_server  # on first use: numpy loads here
 
     body = await _read_body(request, get_settings().online_max_body_bytes)

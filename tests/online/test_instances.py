@@ -85,6 +85,41 @@ def test_online_and_batch_inputs_give_the_model_the_same_answers():
     ]
 
 
+def _inferred_frame(columns: dict[str, list], plan: FeaturePlan) -> pd.DataFrame:
+    """The model's input as pandas infers it from Python columns (what the online path built
+    before it typed the columns itself)."""
+    data = {}
+    for f in plan.features:
+        values = [np.nan if v is None else v for v in columns[f.name]]
+        floats = f.kind == "numeric" or (
+            f.kind is None and all(type(v) is float for v in columns[f.name] if v is not None)
+        )
+        data[f.name] = np.array(values, dtype=np.float64 if floats else object)
+    return pd.DataFrame(data)
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [
+        [ROW],
+        [ROW, {**ROW, "Age": None, "Sex": None, "anything": None}],
+        [{**ROW, "Sex": None, "anything": None}],  # a text column with no value at all
+        [{**ROW, "anything": True}, {**ROW, "anything": None}],  # booleans: not text
+        [{**ROW, "anything": 2.5}, {**ROW, "anything": None}],  # numbers: floats
+        [{**ROW, "Sex": "é ü 中"}] * 3,
+    ],
+)
+def test_the_model_input_is_the_frame_pandas_would_infer(rows):
+    columns = check({"instances": rows}).columns
+    x = columns_input(columns, PLAN)
+    expected = _inferred_frame(columns, PLAN)
+    pd.testing.assert_frame_equal(x, expected, check_exact=True)
+    assert x.dtypes.to_dict() == expected.dtypes.to_dict()
+    assert x.columns.dtype == expected.columns.dtype and isinstance(x.index, pd.RangeIndex)
+    x.columns.name = "changed"  # each frame has its own Index object
+    assert columns_input(columns, PLAN).columns.name is None
+
+
 def test_extra_fields_are_ignored_or_refused_by_the_setting():
     body = {"instances": [{**ROW, "customer_id": 7}]}
     assert "customer_id" not in check(body).columns

@@ -67,7 +67,7 @@ class Resolved:
     version: ModelVersion
     export: ArtifactRef | None
 
-    @property
+    @functools.cached_property  # looked up by every request: its JSON and hash once
     def key(self) -> tuple[Any, ...]:
         """Identifies the bytes served: a new generation or metadata is a new served model."""
         mv = self.version

@@ -3,6 +3,7 @@ Arrow rows becomes the model's input (a float matrix, or a DataFrame of raw colu
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -140,7 +141,9 @@ def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> An
         return pd.DataFrame(matrix, columns=plan.names, copy=False)
     import pandas as pd
 
-    data: dict[str, np.ndarray] = {}
+    text = _text_dtype()
+    typed = text is not None  # every column built as the frame stores it: no inference left
+    data: dict[str, Any] = {}
     for feature in plan.features:
         values = columns[feature.name]
         numbers = feature.kind == "numeric" or (
@@ -150,11 +153,51 @@ def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> An
             data[feature.name] = np.array(
                 [np.nan if v is None else v for v in values], dtype=np.float64
             )
+        elif text is not None and _strings(values):
+            data[feature.name] = pd.arrays.ArrowStringArray(  # (stubs lack `dtype`)
+                pa.array(values, type=pa.large_string()),
+                dtype=text,  # type: ignore[call-arg]
+            )
         else:  # sklearn imputers see NaN as missing, not None
+            typed = False
             data[feature.name] = np.array(
                 [np.nan if v is None else v for v in values], dtype=object
             )
+    if typed:
+        # What pd.DataFrame(data) gives, without its per-column inference and checks (most of
+        # a 1-row request's own cost): the same columns, dtypes and values.
+        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            list(data.values()),
+            columns=_column_index(tuple(data)).view(),
+            index=pd.RangeIndex(count),
+            verify_integrity=False,
+        )
     return pd.DataFrame(data, copy=False)
+
+
+@functools.cache
+def _text_dtype() -> Any:
+    """The dtype pandas infers for a column of Python strings, when it is Arrow-backed (pandas
+    3's ``str``); None otherwise (then :func:`columns_input` lets pandas infer every column)."""
+    import pandas as pd
+
+    dtype = pd.DataFrame({"a": np.array(["a", np.nan], dtype=object)}).dtypes["a"]
+    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
+        return dtype
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _column_index(names: tuple[str, ...]) -> Any:
+    """The columns' Index (each frame gets a view: a name set on one stays on it)."""
+    import pandas as pd
+
+    return pd.Index(list(names))
+
+
+def _strings(values: Sequence[Any]) -> bool:
+    """Strings and missing values, at least one string: what pandas stores as text."""
+    return any(type(v) is str for v in values) and all(v is None or type(v) is str for v in values)
 
 
 def default_id_columns(schema: pa.Schema, plan: FeaturePlan, reserved: Iterable[str]) -> list[str]:
