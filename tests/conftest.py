@@ -86,3 +86,28 @@ def dev_dataset(settings: Settings) -> str:
 def dev_outputs(settings: Settings) -> str:
     """The dev predictions dataset: where the service and the job may write outputs."""
     return settings.predictions_dataset_ref("dev")
+
+
+#: Modules that take a minute or more, scheduled first: pytest-xdist (`--dist loadfile`) hands
+#: modules to its workers in collection order, and one of these collected last kept the other
+#: worker idle for minutes at the end of the run.
+SLOW_FIRST = (
+    "tests/docs/test_readme.py",
+    "tests/test_seed_notebook.py",
+    "tests/test_notebook.py",
+    "tests/jobs/test_shards.py",
+    "tests/predict/test_faults.py",
+    "tests/local/test_faults.py",
+    "tests/ui/test_console.py",
+    "tests/service/test_schemathesis.py",
+    "tests/registry/test_event_path.py",
+    "tests/test_cli.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    def rank(item: pytest.Item) -> int:
+        path = item.nodeid.split("::", 1)[0]
+        return next((i for i, slow in enumerate(SLOW_FIRST) if path == slow), len(SLOW_FIRST))
+
+    items.sort(key=rank)  # stable: a module's tests stay together and in their order
