@@ -153,16 +153,14 @@ def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> An
             data[feature.name] = np.array(
                 [np.nan if v is None else v for v in values], dtype=np.float64
             )
-        elif text is not None and _strings(values):
-            data[feature.name] = pd.arrays.ArrowStringArray(  # (stubs lack `dtype`)
-                pa.array(values, type=pa.large_string()),
-                dtype=text,  # type: ignore[call-arg]
-            )
-        else:  # sklearn imputers see NaN as missing, not None
+            continue
+        # sklearn imputers see NaN as missing, not None
+        array = np.array([np.nan if v is None else v for v in values], dtype=object)
+        if text is not None and _strings(values):
+            data[feature.name] = pd.arrays.StringArray(array, dtype=text)  # type: ignore[call-arg]
+        else:
             typed = False
-            data[feature.name] = np.array(
-                [np.nan if v is None else v for v in values], dtype=object
-            )
+            data[feature.name] = array
     if typed:
         # What pd.DataFrame(data) gives, without its per-column inference and checks (most of
         # a 1-row request's own cost): the same columns, dtypes and values.
@@ -177,13 +175,19 @@ def columns_input(columns: Mapping[str, Sequence[Any]], plan: FeaturePlan) -> An
 
 @functools.cache
 def _text_dtype() -> Any:
-    """The dtype pandas infers for a column of Python strings, when it is Arrow-backed (pandas
-    3's ``str``); None otherwise (then :func:`columns_input` lets pandas infer every column)."""
+    """The dtype a column of Python strings gets in :func:`columns_input`: pandas' ``str``
+    (what pandas 3 infers, so ``select_dtypes("str")`` and ``dtype == "str"`` hold as in
+    training), stored as Python objects rather than Arrow. For a few rows the Arrow storage
+    only costs: building it, then converting it back to objects in every scikit-learn step
+    that reads the column (bench/online.py: 0.3-0.8 ms of a 1-row request with the caches
+    cold, as a server's are between requests; nothing measurable with them warm). None when
+    pandas infers object columns (pandas 2): then :func:`columns_input` lets pandas infer every
+    column."""
     import pandas as pd
 
     dtype = pd.DataFrame({"a": np.array(["a", np.nan], dtype=object)}).dtypes["a"]
-    if isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow":
-        return dtype
+    if isinstance(dtype, pd.StringDtype):
+        return pd.StringDtype("python", na_value=dtype.na_value)
     return None
 
 
