@@ -10,10 +10,12 @@ and Cloud Run run it):
 
 1. latency of 1-row and 100-row requests, one client with a keep-alive connection
    (``http.client``), against the bare in-process ``model.predict`` of the same rows (a
-   DataFrame built beforehand) and against the service's ASGI app called in this process (our
-   code without the loopback hop), alternating call by call so that the shared machine's load
-   hits all alike; the same for a version with a registered ONNX export (served by onnxruntime
-   once its trial chose it);
+   DataFrame built beforehand), the service's ASGI app called in this process (our code
+   without the loopback hop) and the floor (bench/_online_floor.py: the same model on prepared
+   rows under the same uvicorn, the least any HTTP service for it costs here); one call of each
+   in turn, in a rotating order, and what each adds to the bare call taken per turn (paired:
+   the machine's speed shifts between phases); the same for a version with a registered ONNX
+   export (served by onnxruntime once its trial chose it);
 2. requests/s of 1-row requests with 1, 8 and 32 concurrent clients (asyncio connections with
    keep-alive on loopback, a fixed number of requests in flight), in interleaved rounds.
 """
@@ -22,9 +24,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import http.client
 import json
 import os
+import pickle
 import platform
 import re
 import statistics
@@ -32,6 +36,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -156,34 +162,82 @@ class InProcess:
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        await self.app(scope, receive, send)
+        await self.app(scope, receive, send)  # type: ignore[arg-type]
         headers = dict(sent[0]["headers"])
         body_out = b"".join(m.get("body", b"") for m in sent[1:])
         return sent[0]["status"], body_out, headers.get(b"x-mlsys-runtime", b"").decode()
 
 
-def latency(
-    client: Client, local: InProcess, name: str, model: Any, frame: Any, n: int, iterations: int
-) -> dict[str, Any]:
-    rows = frame.iloc[:n].reset_index(drop=True)
-    body = json.dumps({"instances": rows_of(rows)}).encode()
-    path = f"/models/{name}/versions/v1:predict"
+@contextmanager
+def floor_server(model: Any, frames: dict[str, Any]) -> Iterator[Client]:
+    """bench/_online_floor.py under uvicorn, with the options the local stack gives the
+    service: the same model on rows prepared beforehand, nothing else (the limit)."""
+    import socket
+    import subprocess
+
+    folder = Path(tempfile.mkdtemp(prefix="mlsys-floor-"))
+    (folder / "floor.pkl").write_bytes(pickle.dumps((model, frames)))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "_online_floor:app"),
+            *("--app-dir", str(ROOT / "bench"), "--host", "127.0.0.1", "--port", str(port)),
+            *("--log-level", "warning", "--no-access-log"),
+        ],
+        env={**os.environ, "MLSYS_BENCH_FLOOR": str(folder / "floor.pkl")},
+    )
+    try:
+        client = Client(f"http://127.0.0.1:{port}")
+        for _ in range(600):  # up to a minute for uvicorn and the model to load
+            try:
+                client.post(next(iter(frames)), b"{}")
+                break
+            except OSError:
+                client.conn.close()
+                time.sleep(0.1)
+        yield client
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def latency(targets: dict[str, Callable[[], Any]], iterations: int) -> dict[str, list[float]]:
+    """Each target's call times: one call of each in turn, ``iterations`` times, the order
+    rotating every iteration (no target always follows the same one). Calls of one iteration
+    are a few milliseconds apart, so :func:`added` can pair them: this machine's speed shifts
+    between phases (the bare call's p10 and p90 are 1.5x apart), which medians of separate
+    samples would mix up."""
+    keys = list(targets)
     for _ in range(20):  # warm: caches, the ONNX trial, the first calls' one-off costs
-        for target in (client, local):
-            status, data, runtime = target.post(path, body)
-            assert status == 200, data
-        model.predict(rows)
-    times: dict[str, list[float]] = {"bare": [], "service": [], "in-process": []}
-    for _ in range(iterations):  # alternating, so that the machine's load hits all alike
-        start = time.perf_counter()
-        model.predict(rows)
-        times["bare"].append(time.perf_counter() - start)
-        for key, target in (("service", client), ("in-process", local)):
+        for key in keys:
+            targets[key]()
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    for i in range(iterations):
+        shift = i % len(keys)
+        for key in keys[shift:] + keys[:shift]:
             start = time.perf_counter()
-            status, data, runtime = target.post(path, body)
+            targets[key]()
             times[key].append(time.perf_counter() - start)
-            assert status == 200, data
-    return {**times, "runtime": runtime}
+    return times
+
+
+def added(times: dict[str, list[float]], key: str) -> float:
+    """What ``key`` adds to the bare call at p50 (ms): the median over iterations of its time
+    minus the bare call's time in the same iteration."""
+    return statistics.median(a - b for a, b in zip(times[key], times["bare"], strict=True)) * ms
+
+
+def ok(target: Client | InProcess, path: str, body: bytes) -> Callable[[], str]:
+    """A call of ``target`` that must answer 200; returns the runtime that answered."""
+
+    def call() -> str:
+        status, data, runtime = target.post(path, body)
+        assert status == 200, data
+        return runtime
+
+    return call
 
 
 def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: int) -> str:
@@ -201,10 +255,21 @@ def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: i
     raw = parse_body(body, max_instances=1000)
     checked = check_instances(raw, served_model.plan, refuse_extra=False)
     x = columns_input(checked.columns, served_model.plan)
+    import pandas as pd
+
+    arrow = pd.StringDtype("pyarrow", na_value=float("nan"))  # pandas 3's default `str`
+    x_arrow = x.astype({c: arrow for c, t in x.dtypes.items() if isinstance(t, pd.StringDtype)})
     routed = InProcess(online_path=False)
     steps = {
-        "bare `model.predict(DataFrame)`": lambda: model.predict(rows),
-        "`model.predict_proba` (labels and probabilities)": lambda: model.predict_proba(x),
+        "bare `model.predict(DataFrame)` (the CSV's frame: text stored in Arrow)": lambda: (
+            model.predict(rows)
+        ),
+        "`model.predict_proba` on the service's input (text: `str` on Python objects)": lambda: (
+            model.predict_proba(x)
+        ),
+        "the same on that input with its text stored in Arrow (the service before)": lambda: (
+            model.predict_proba(x_arrow)
+        ),
         "parse + check the JSON body": lambda: check_instances(
             parse_body(body, max_instances=1000), served_model.plan, refuse_extra=False
         ),
@@ -233,8 +298,61 @@ def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: i
     return "\n".join(lines)
 
 
+def text_storage(name: str, body: bytes, iterations: int) -> str:
+    """The model's input with its text on Python objects (now) or in Arrow (as it was built
+    before), built from a 1-row request's columns and scored, alternating, with the CPU caches
+    flushed between calls as a server's are between requests (the breakdown times them warm).
+    """
+    import numpy as np
+    import pandas as pd
+    import pyarrow as pa
+
+    from mlsys.online.instances import check_instances, parse_body
+    from mlsys.online.server import online_server
+    from mlsys.predict.features import columns_input
+
+    served_model = online_server().served_model(None, name, "v1").model
+    plan, model = served_model.plan, served_model.primary.model
+    columns = check_instances(parse_body(body, max_instances=10), plan, refuse_extra=False).columns
+    arrow = pd.StringDtype("pyarrow", na_value=float("nan"))
+
+    def in_arrow() -> Any:  # the former columns_input, for the demo model's numbers and text
+        arrays = [
+            np.array([np.nan if v is None else v for v in columns[f.name]], dtype=np.float64)
+            if f.kind == "numeric"
+            else pd.arrays.ArrowStringArray(
+                pa.array(columns[f.name], type=pa.large_string()),
+                dtype=arrow,  # type: ignore[call-arg]
+            )
+            for f in plan.features
+        ]
+        return pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            arrays, columns=pd.Index(plan.names), index=pd.RangeIndex(1), verify_integrity=False
+        )
+
+    ways = {
+        "text as `str` on Python objects (now)": lambda: model.predict_proba(
+            columns_input(columns, plan)
+        ),
+        "text as `str` in Arrow (before)": lambda: model.predict_proba(in_arrow()),
+    }
+    flush = np.ones(4_000_000)  # 32 MB: more than the caches
+    times: dict[str, list[float]] = {key: [] for key in ways}
+    for _ in range(iterations):
+        for key, way in ways.items():
+            flush.sum()
+            start = time.perf_counter()
+            way()
+            times[key].append(time.perf_counter() - start)
+    lines = ["| 1-row model input built and scored, caches flushed | p50 (ms) |", "|---|---:|"]
+    lines += [f"| {key} | {statistics.median(v) * ms:.2f} |" for key, v in times.items()]
+    return "\n".join(lines)
+
+
 # -- throughput -----------------------------------------------------------------------------------
-async def _one_client(host: str, port: int, request: bytes, deadline: float, out: list[float]):
+async def _one_client(
+    host: str, port: int, request: bytes, deadline: float, out: list[float]
+) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     try:
         while time.perf_counter() < deadline:
@@ -293,11 +411,25 @@ def run(url: str, args: argparse.Namespace) -> str:
 
     client, local = Client(url), InProcess()
     steps = breakdown(local, plain, model, frame, args.iterations)
-    lat = {
-        (rows, name): latency(client, local, name, model, frame, n, args.iterations)
-        for name in (plain, with_onnx)
-        for rows, n in (("1 row", 1), ("100 rows", 100))
-    }
+    one_row = json.dumps({"instances": rows_of(frame.iloc[:1])}).encode()
+    storage = text_storage(plain, one_row, args.iterations)
+    sizes = (("1 row", 1), ("100 rows", 100))
+    inputs = {n: frame.iloc[:n].reset_index(drop=True) for _, n in sizes}
+    bodies = {n: json.dumps({"instances": rows_of(inputs[n])}).encode() for _, n in sizes}
+    lat: dict[tuple[str, str], dict[str, Any]] = {}
+    with floor_server(model, {f"/{n}": inputs[n] for _, n in sizes}) as floor:
+        for name in (plain, with_onnx):
+            path = f"/models/{name}/versions/v1:predict"
+            for rows, n in sizes:
+                x = inputs[n]
+                targets: dict[str, Callable[[], Any]] = {
+                    "bare": functools.partial(model.predict, x),
+                    "service": ok(client, path, bodies[n]),
+                    "in-process": ok(local, path, bodies[n]),
+                    "floor": ok(floor, f"/{n}", b"{}"),
+                }
+                result = latency(targets, args.iterations)
+                lat[(rows, name)] = {"times": result, "runtime": targets["service"]()}
     levels = (1, 8, 32)
     rounds: dict[int, list[list[float]]] = {c: [] for c in levels}
     before = served(url, plain)
@@ -310,32 +442,43 @@ def run(url: str, args: argparse.Namespace) -> str:
         + "\n\nWhere the time of a 1-row request goes (in-process, each step alone, "
         + "alternating):\n\n"
         + steps
+        + "\n\nHow the model's input stores text (the demo model, 1 row, alternating):\n\n"
+        + storage
     )
 
 
 def report(lat, rounds, args, before, after, onnx_status) -> str:  # type: ignore[no-untyped-def]
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+
+    def p50_p99(values: list[float]) -> str:
+        return f"{statistics.median(values) * ms:.2f} / {pct(values, 0.99) * ms:.2f}"
+
     out = [
         f"Machine: {os.cpu_count()} CPUs, Python {platform.python_version()}, load average "
         f"{load:.1f} at the end; model: the demo Pipeline (titanic-survival); service: the local "
-        "stack's uvicorn (one process); client: keep-alive on loopback. Run: "
-        f"`uv run python bench/online.py` ({args.iterations} calls per latency row, "
-        f"{args.rounds} rounds of {args.seconds:.0f} s per concurrency).",
+        "stack's uvicorn (one process); client: keep-alive on loopback (`http.client`). Run: "
+        f"`uv run python bench/online.py` ({args.iterations} calls of each per latency row, "
+        f"one of each in turn; {args.rounds} rounds of {args.seconds:.0f} s per concurrency).",
         "",
         "| request | served by | bare `model.predict` p50 / p99 (ms) | service over HTTP p50 / "
-        "p99 (ms) | HTTP - bare at p50 (ms) | in-process app p50 (ms) | in-process - bare at p50 "
-        "(ms) |",
+        "p99 (ms) | service over HTTP adds, p50 (ms) | the app in-process adds, p50 (ms) | the "
+        "floor over HTTP adds, p50 (ms) |",
         "|---|---|---:|---:|---:|---:|---:|",
     ]
     for (rows, _), result in lat.items():
-        bare, service, local = result["bare"], result["service"], result["in-process"]
-        p50 = {k: statistics.median(v) * ms for k, v in (("b", bare), ("s", service), ("l", local))}
+        times = result["times"]
         out.append(
-            f"| {rows} | {result['runtime']} | {p50['b']:.2f} / {pct(bare, 0.99) * ms:.2f} | "
-            f"{p50['s']:.2f} / {pct(service, 0.99) * ms:.2f} | {p50['s'] - p50['b']:+.2f} | "
-            f"{p50['l']:.2f} | {p50['l'] - p50['b']:+.2f} |"
+            f"| {rows} | {result['runtime']} | {p50_p99(times['bare'])} | "
+            f"{p50_p99(times['service'])} | {added(times, 'service'):+.2f} | "
+            f"{added(times, 'in-process'):+.2f} | {added(times, 'floor'):+.2f} |"
         )
     out += [
+        "",
+        "Adds: the median over the calls of (its time - the bare call's time in the same turn). "
+        "The floor is bench/_online_floor.py under the same uvicorn: the same scikit-learn "
+        "model on rows prepared beforehand, answered with no parsing, checks or middleware, the "
+        "least any HTTP service for this model costs here (for the ONNX rows too: it is the "
+        "scikit-learn model).",
         "",
         "| concurrent clients (1 row each) | requests/s | vs 1 client | p50 / p99 latency (ms) |",
         "|---:|---:|---:|---:|",
@@ -350,10 +493,7 @@ def report(lat, rounds, args, before, after, onnx_status) -> str:  # type: ignor
         )
     requests = after["requests"] - before["requests"]
     batches = after["batches"] - before["batches"]
-    first = lat[next(iter(lat))]
-    bare_p50 = statistics.median(first["bare"])
-    overhead = (statistics.median(first["service"]) - bare_p50) * ms
-    in_process = (statistics.median(first["in-process"]) - bare_p50) * ms
+    first = lat[next(iter(lat))]["times"]
     out += [
         "",
         f"Model calls during the throughput runs: {batches:,} for {requests:,} requests "
@@ -361,8 +501,9 @@ def report(lat, rounds, args, before, after, onnx_status) -> str:  # type: ignor
         f"{onnx_status['decision']}.",
         "",
         "Targets:",
-        f"- service - bare at p50, 1 row (scikit-learn both): {overhead:.2f} ms over HTTP, "
-        f"{in_process:.2f} ms in-process (target <= 3)",
+        f"- what the service adds to the bare call at p50, 1 row (scikit-learn both): "
+        f"{added(first, 'service'):.2f} ms over HTTP, {added(first, 'in-process'):.2f} ms "
+        f"in-process (target <= 3); the floor over HTTP adds {added(first, 'floor'):.2f} ms",
         f"- requests/s, 32 clients / 1 client: {rates[32] / rates[1]:.2f} (target >= 4)",
     ]
     return "\n".join(out)
@@ -402,4 +543,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
