@@ -5,16 +5,9 @@ from __future__ import annotations
 import pytest
 from rich.console import Console
 
-from mlsys.cli.tables import Col, fit_table, print_table
+from mlsys.cli.models import LIST_COLUMNS as COLS  # the columns of `mlsys models list`
+from mlsys.cli.tables import fit_table, print_table
 
-COLS = [
-    Col("model", key=True),
-    Col("latest", key=True),
-    Col("versions", justify="right", drop=1),
-    Col("description", text=True, drop=4),
-    Col("tags", text=True, drop=3),
-    Col("metrics", drop=2),
-]
 NAME = "a-model-name-that-is-long-enough-to-matter"
 ROWS = [
     [
