@@ -121,9 +121,12 @@ def test_burst_of_200_uploads_from_8_threads_registers_all(stack, dev_store, uni
                 lambda n: gcs_put(f"model {n}", BUCKET, f"{model}/v{n}/model.pkl"), range(1, 201)
             )
         )
+    # Every upload registered, exactly once: a check of correctness, not of speed (about 60 s
+    # alone on 2 cores; bench/registry.py measures the speed). The bound is wide so that a
+    # loaded machine waits the burst out instead of leaving its backlog to the next tests.
     rows = wait_until(
         lambda: (r := dev_store.current(model_name=model)) and len(r) >= 200 and r,
-        timeout=120,
+        timeout=360,
         interval=1.0,
     )
     assert sorted(r["model_version"] for r in rows) == list(range(1, 201))
