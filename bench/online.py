@@ -349,6 +349,36 @@ def text_storage(name: str, body: bytes, iterations: int) -> str:
     return "\n".join(lines)
 
 
+def full_collections(repeats: int = 5) -> str:
+    """A full garbage collection in this process, which by now serves the demo model as the
+    service does (the app in-process): with every object tracked, as before, and with what
+    the service froze at the model's load (``server._settle_heap``)."""
+    import gc
+
+    def timed() -> float:
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            gc.collect()
+            times.append(time.perf_counter() - start)
+        return statistics.median(times) * ms
+
+    frozen = gc.get_freeze_count()
+    gc.unfreeze()
+    tracked, before = len(gc.get_objects()), timed()
+    gc.freeze()
+    after = timed()
+    return "\n".join(
+        [
+            "| full garbage collection, this process | objects walked | p50 (ms) |",
+            "|---|---:|---:|",
+            f"| every object tracked (before) | {tracked:,} | {before:.1f} |",
+            f"| after the load's freeze (now; {frozen:,} frozen then) | {len(gc.get_objects()):,} "
+            f"| {after:.2f} |",
+        ]
+    )
+
+
 # -- throughput -----------------------------------------------------------------------------------
 async def _one_client(
     host: str, port: int, request: bytes, deadline: float, out: list[float]
@@ -413,6 +443,7 @@ def run(url: str, args: argparse.Namespace) -> str:
     steps = breakdown(local, plain, model, frame, args.iterations)
     one_row = json.dumps({"instances": rows_of(frame.iloc[:1])}).encode()
     storage = text_storage(plain, one_row, args.iterations)
+    collections = full_collections()
     sizes = (("1 row", 1), ("100 rows", 100))
     inputs = {n: frame.iloc[:n].reset_index(drop=True) for _, n in sizes}
     bodies = {n: json.dumps({"instances": rows_of(inputs[n])}).encode() for _, n in sizes}
@@ -444,6 +475,8 @@ def run(url: str, args: argparse.Namespace) -> str:
         + steps
         + "\n\nHow the model's input stores text (the demo model, 1 row, alternating):\n\n"
         + storage
+        + "\n\nThe garbage collector's full collections (each stops every request):\n\n"
+        + collections
     )
 
 
