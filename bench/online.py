@@ -203,24 +203,46 @@ def floor_server(model: Any, frames: dict[str, Any]) -> Iterator[Client]:
         process.wait(timeout=30)
 
 
+def alternate(
+    calls: dict[str, Callable[[], Any]],
+    iterations: int,
+    *,
+    rotate: bool = False,
+    before: Callable[[], Any] | None = None,
+) -> dict[str, list[float]]:
+    """Each call's times: one of each in turn, ``iterations`` times, so that the shared
+    machine's load hits all alike. ``rotate``: the order shifts every turn (no call always
+    follows the same one); ``before``: run, untimed, before each call."""
+    keys = list(calls)
+    times: dict[str, list[float]] = {key: [] for key in keys}
+    for i in range(iterations):
+        shift = i % len(keys) if rotate else 0
+        for key in keys[shift:] + keys[:shift]:
+            if before is not None:
+                before()
+            start = time.perf_counter()
+            calls[key]()
+            times[key].append(time.perf_counter() - start)
+    return times
+
+
+def p50_table(header: str, times: dict[str, list[float]], digits: int) -> str:
+    """A Markdown table of each call's p50 in ms."""
+    lines = [f"| {header} | p50 (ms) |", "|---|---:|"]
+    lines += [f"| {key} | {statistics.median(v) * ms:.{digits}f} |" for key, v in times.items()]
+    return "\n".join(lines)
+
+
 def latency(targets: dict[str, Callable[[], Any]], iterations: int) -> dict[str, list[float]]:
     """Each target's call times: one call of each in turn, ``iterations`` times, the order
     rotating every iteration (no target always follows the same one). Calls of one iteration
     are a few milliseconds apart, so :func:`added` can pair them: this machine's speed shifts
     between phases (the bare call's p10 and p90 are 1.5x apart), which medians of separate
     samples would mix up."""
-    keys = list(targets)
     for _ in range(20):  # warm: caches, the ONNX trial, the first calls' one-off costs
-        for key in keys:
-            targets[key]()
-    times: dict[str, list[float]] = {key: [] for key in keys}
-    for i in range(iterations):
-        shift = i % len(keys)
-        for key in keys[shift:] + keys[:shift]:
-            start = time.perf_counter()
-            targets[key]()
-            times[key].append(time.perf_counter() - start)
-    return times
+        for call in targets.values():
+            call()
+    return alternate(targets, iterations, rotate=True)
 
 
 def added(times: dict[str, list[float]], key: str) -> float:
@@ -287,15 +309,7 @@ def breakdown(local: InProcess, name: str, model: Any, frame: Any, iterations: i
             path, body
         ),
     }
-    times: dict[str, list[float]] = {key: [] for key in steps}
-    for _ in range(iterations):
-        for key, step in steps.items():
-            start = time.perf_counter()
-            step()
-            times[key].append(time.perf_counter() - start)
-    lines = ["| step (1 row, in-process) | p50 (ms) |", "|---|---:|"]
-    lines += [f"| {key} | {statistics.median(v) * ms:.3f} |" for key, v in times.items()]
-    return "\n".join(lines)
+    return p50_table("step (1 row, in-process)", alternate(steps, iterations), 3)
 
 
 def text_storage(name: str, body: bytes, iterations: int) -> str:
@@ -337,16 +351,8 @@ def text_storage(name: str, body: bytes, iterations: int) -> str:
         "text as `str` in Arrow (before)": lambda: model.predict_proba(in_arrow()),
     }
     flush = np.ones(4_000_000)  # 32 MB: more than the caches
-    times: dict[str, list[float]] = {key: [] for key in ways}
-    for _ in range(iterations):
-        for key, way in ways.items():
-            flush.sum()
-            start = time.perf_counter()
-            way()
-            times[key].append(time.perf_counter() - start)
-    lines = ["| 1-row model input built and scored, caches flushed | p50 (ms) |", "|---|---:|"]
-    lines += [f"| {key} | {statistics.median(v) * ms:.2f} |" for key, v in times.items()]
-    return "\n".join(lines)
+    times = alternate(ways, iterations, before=flush.sum)
+    return p50_table("1-row model input built and scored, caches flushed", times, 2)
 
 
 def full_collections(repeats: int = 5) -> str:
